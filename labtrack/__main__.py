@@ -1,0 +1,3 @@
+from labtrack.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""The `labtrack` command: a thin dispatcher; each subcommand lives with the package it drives."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labtrack", description="Experiment tracking inside JupyterLab.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    server = sub.add_parser("server", help="run the tracking server in the foreground")
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=8765)
+    server.add_argument("--db", default=None, help="SQLAlchemy URL: sqlite:///path.db or postgresql://…")
+    server.add_argument("--artifacts", default=None, help="directory or fsspec URL (s3://bucket/prefix)")
+    server.add_argument("--lost-contact-timeout", type=float, default=600.0, help="seconds")
+    server.add_argument("--max-artifact-bytes", type=int, default=5 * 1024**3)
+    server.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply pending migrations")
+    upgrade.add_argument("--db", default=None)
+
+    keys = sub.add_parser("keys", help="API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create an API key and print it once")
+    create.add_argument("--user", default=None)
+    create.add_argument("--description", default="")
+    create.add_argument("--db", default=None)
+
+    sync = sub.add_parser("sync", help="upload an offline session folder")
+    sync.add_argument("folder")
+
+    lab = sub.add_parser("lab", help="start JupyterLab with the embedded tracking server")
+    lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--notebook-dir", default=None)
+    lab.add_argument("--no-browser", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    if args.command == "server":
+        from labtrack.server.main import run_server
+
+        return run_server(args)
+    if args.command == "db":
+        from labtrack.server.main import db_upgrade
+
+        return db_upgrade(args)
+    if args.command == "keys":
+        from labtrack.server.main import create_key
+
+        return create_key(args)
+    if args.command == "sync":
+        from labtrack.sdk.offline import sync_command
+
+        return sync_command(args)
+    if args.command == "lab":
+        from labtrack.server_ext.lab import run_lab
+
+        return run_lab(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

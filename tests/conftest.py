@@ -1,0 +1,164 @@
+"""Fixtures shared by every test package: a real tracking server on a loopback port.
+
+The server runs as a separate process (`python -m labtrack server`) so tests can stop it,
+kill -9 it and restart it on the same database, exactly as a user's process would see.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+PG_URL_ENV = "LABTRACK_TEST_PG_URL"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class TrackingServer:
+    """A `labtrack server` child process bound to 127.0.0.1, restartable on the same data."""
+
+    db_url: str
+    artifacts: Path
+    home: Path
+    port: int = field(default_factory=free_port)
+    api_key: str = field(default_factory=lambda: "lt_test_" + secrets.token_hex(16))
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api/v1"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for a client process (SDK script, kernel) that should use this server."""
+        env = dict(os.environ)
+        env.update(
+            LABTRACK_HOME=str(self.home),
+            LABTRACK_API_URL=self.url,
+            LABTRACK_API_KEY=self.api_key,
+        )
+        return env
+
+    def start(self, timeout: float = 30.0) -> None:
+        env = dict(os.environ, LABTRACK_HOME=str(self.home), LABTRACK_SERVER_BOOTSTRAP_KEY=self.api_key)
+        cmd = [
+            sys.executable, "-m", "labtrack", "server",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--db", self.db_url, "--artifacts", str(self.artifacts), *self.extra_args,
+        ]
+        log = open(self.home / "server.log", "ab")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                if requests.get(f"{self.api}/health", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not answer within {timeout}s: {self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """kill -9: no shutdown hooks run."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, chars: int = 4000) -> str:
+        path = self.home / "server.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+
+def _new_postgres_database() -> str:
+    """Create a fresh, uniquely named database on the test cluster and return its URL."""
+    import psycopg
+
+    admin_url = os.environ[PG_URL_ENV]
+    name = "lt_" + secrets.token_hex(6)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _make_server(tmp_path: Path, backend: str) -> TrackingServer:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    if backend == "postgresql":
+        if not os.environ.get(PG_URL_ENV):
+            pytest.fail(f"{PG_URL_ENV} is not set: run the suite with `make test`, which starts PostgreSQL")
+        db_url = _new_postgres_database()
+    else:
+        db_url = f"sqlite:///{tmp_path / 'labtrack.db'}"
+    return TrackingServer(db_url=db_url, artifacts=tmp_path / "artifacts", home=home)
+
+
+@pytest.fixture
+def tracking_server(tmp_path: Path) -> Iterator[TrackingServer]:
+    """A fresh server on SQLite, started."""
+    server = _make_server(tmp_path, "sqlite")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_tracking_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingServer]:
+    """A fresh server, once on SQLite and once on PostgreSQL."""
+    server = _make_server(tmp_path, request.param)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path):
+    """Build (not start) a server for tests that need custom arguments: factory(backend, extra_args)."""
+    made: list[TrackingServer] = []
+
+    def factory(backend: str = "sqlite", extra_args: list[str] | None = None) -> TrackingServer:
+        sub = tmp_path / f"srv{len(made)}"
+        sub.mkdir()
+        server = _make_server(sub, backend)
+        server.extra_args = list(extra_args or [])
+        made.append(server)
+        return server
+
+    yield factory
+    for server in made:
+        server.stop()
