@@ -1,0 +1,156 @@
+"""Tornado handlers for `/labtrack/config` and `/labtrack/notebooks/{track,snapshot}`.
+
+They only parse, call `notebooks`/`connection`, and serialise; every verb is authenticated.
+"""
+
+from __future__ import annotations
+
+import json
+from http.client import responses
+from typing import TYPE_CHECKING, Any
+
+import tornado.web
+from jupyter_core.utils import ensure_async
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+
+import labtrack
+from labtrack.server_ext import notebooks
+from labtrack.server_ext.connection import TrackingApi, TrackingServerError
+from labtrack.server_ext.environment import frozen_requirements, kernel_python
+
+if TYPE_CHECKING:
+    from labtrack.server_ext.app import LabtrackApp
+
+_ERROR_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+class LabtrackHandler(ExtensionHandlerMixin, APIHandler):
+    """Base: access to the `LabtrackApp` and the API's one JSON error shape."""
+
+    @property
+    def labtrack(self) -> LabtrackApp:
+        return self.extensionapp  # type: ignore[return-value]
+
+    def write_json(self, body: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(body))
+
+    def write_api_error(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        self.write_json({"error": {"code": code, "message": message, "details": details or {}}}, status)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors raised before a handler runs (403, 400, …) in the API's one JSON shape."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        elif status_code == 403:
+            message = "Forbidden: this request needs Jupyter's token or session cookie (and XSRF token)."
+        elif status_code >= 500:
+            message = "Unexpected error in the labtrack Jupyter extension; the Jupyter server log has details."
+        else:
+            message = responses.get(status_code, "Error")
+        code = _ERROR_CODES.get(status_code, "server_error" if status_code >= 500 else "bad_request")
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": {"code": code, "message": message, "details": {}}}))
+
+
+class ConfigHandler(LabtrackHandler):
+    """`GET /labtrack/config`: where the tracking server is and whether it answers (never the key)."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        app = self.labtrack
+        conn = app.connection
+        connected, message = False, conn.problem
+        if conn.url:
+            try:
+                await app.tracking_api.health()
+                connected, message = True, ""
+            except TrackingServerError as exc:
+                message = exc.message
+        self.write_json({
+            "connected": connected,
+            "server_url": conn.public_url,
+            "embedded": conn.embedded,
+            "default_project": app.default_project or notebooks.FALLBACK_PROJECT,
+            "version": labtrack.__version__,
+            "message": conn.redact(message),
+        })
+
+
+class _NotebookHandler(LabtrackHandler):
+    """Shared steps of Track and snapshot: read the saved notebook and its kernel's packages."""
+
+    async def read_notebook(self, path: str) -> Any:
+        """The saved notebook (an nbformat node) at `path`, or raise a 404/422 the user can act on."""
+        contents = self.contents_manager
+        if not await ensure_async(contents.file_exists(path)):
+            raise notebooks.TrackRequestError(
+                f"No saved notebook at '{path}'. Save the notebook first, then track it.", 404, "not_found"
+            )
+        try:
+            model = await ensure_async(contents.get(path, content=True, type="notebook"))
+        except tornado.web.HTTPError as exc:
+            raise notebooks.TrackRequestError(
+                f"'{path}' could not be read as a notebook: {exc.log_message or exc.reason}", 422, "invalid"
+            ) from None
+        return model["content"]
+
+    async def requirements_for(self, path: str, notebook: Any) -> str:
+        """The frozen package list of the Python the notebook's kernel runs ("" if not Python)."""
+        kernel_name = None
+        try:
+            for session in await ensure_async(self.session_manager.list_sessions()):
+                if session.get("path") == path and session.get("kernel"):
+                    kernel_name = session["kernel"].get("name")
+                    break
+        except Exception:  # noqa: BLE001 - a session lookup problem must not block tracking
+            self.log.debug("labtrack: session lookup failed", exc_info=True)
+        if not kernel_name:
+            kernel_name = (notebook.get("metadata", {}).get("kernelspec") or {}).get("name")
+        spec_manager = self.kernel_spec_manager
+        try:
+            spec = await ensure_async(spec_manager.get_kernel_spec(kernel_name or spec_manager.default_kernel_name))
+        except Exception:  # noqa: BLE001 - an unknown kernel just means no package list
+            return ""
+        if (spec.language or "").lower() != "python":
+            return ""
+        return await frozen_requirements(kernel_python(list(spec.argv)))
+
+    async def run(self, need_task_id: bool) -> None:
+        """Parse, read, call the service, and answer, mapping every failure to the error shape."""
+        try:
+            request = notebooks.TrackRequest.parse(self.request.body, need_task_id=need_task_id)
+            notebook = await self.read_notebook(request.path)
+            requirements = await self.requirements_for(request.path, notebook)
+            api: TrackingApi = self.labtrack.tracking_api
+            if need_task_id:
+                result = await notebooks.refresh_snapshot(api, request, notebook, requirements)
+            else:
+                result = await notebooks.track_notebook(
+                    api, request, notebook, requirements, self.labtrack.default_project
+                )
+        except notebooks.TrackRequestError as exc:
+            self.write_json(exc.to_json(), exc.status)
+            return
+        except TrackingServerError as exc:
+            self.write_json(exc.to_json(), exc.status)
+            return
+        self.write_json(result)
+
+
+class TrackHandler(_NotebookHandler):
+    """`POST /labtrack/notebooks/track {"path", "task_id"?, "project"?, "name"?}`."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        await self.run(need_task_id=False)
+
+
+class SnapshotHandler(_NotebookHandler):
+    """`POST /labtrack/notebooks/snapshot {"path", "task_id"}`: refresh the snapshot on save."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        await self.run(need_task_id=True)

@@ -1,0 +1,140 @@
+"""Track a notebook: snapshot its saved cells into a task's `script`, creating the task if needed.
+
+No Tornado here: the handlers read the notebook through the contents manager and call these.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import nbformat
+
+from labtrack.server_ext.connection import TrackingApi
+
+TASK_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+FALLBACK_PROJECT = "notebooks"
+
+
+class TrackRequestError(ValueError):
+    """The browser sent something unusable; `status`/`code` follow the API's error shape."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "bad_request"):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": {}}}
+
+
+@dataclass
+class TrackRequest:
+    """A validated `POST /labtrack/notebooks/track` or `/snapshot` body."""
+
+    path: str
+    task_id: str | None = None
+    project: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def parse(cls, raw: bytes, need_task_id: bool = False) -> TrackRequest:
+        """Validate a JSON body; raise `TrackRequestError` with a message that says what to fix."""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            raise TrackRequestError("The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise TrackRequestError("The request body must be a JSON object like {\"path\": \"x.ipynb\"}.")
+        unknown = sorted(set(body) - {"path", "task_id", "project", "name"})
+        if unknown:
+            raise TrackRequestError(f"Unknown fields {unknown}; allowed: path, task_id, project, name.", 422, "invalid")
+        path = body.get("path")
+        if not isinstance(path, str) or not path.strip():
+            raise TrackRequestError("'path' (the notebook's path relative to the Jupyter root) is required.", 422, "invalid")
+        if not path.endswith(".ipynb"):
+            raise TrackRequestError(f"'{path}' is not a notebook: Track works on .ipynb files.", 422, "invalid")
+        values: dict[str, str | None] = {}
+        for field in ("task_id", "project", "name"):
+            value = body.get(field)
+            if value is not None and not isinstance(value, str):
+                raise TrackRequestError(f"'{field}' must be a string.", 422, "invalid")
+            values[field] = value.strip() if isinstance(value, str) and value.strip() else None
+        task_id = values["task_id"]
+        if task_id is not None and not TASK_ID_RE.match(task_id):
+            raise TrackRequestError(f"'task_id' must be 32 lowercase hex characters, got '{task_id}'.", 422, "invalid")
+        if need_task_id and task_id is None:
+            raise TrackRequestError("'task_id' is required: track the notebook first.", 422, "invalid")
+        return cls(path=path.strip().lstrip("/"), task_id=task_id, project=values["project"], name=values["name"])
+
+
+def snapshot_notebook(notebook: Any) -> dict[str, Any]:
+    """The saved notebook as nbformat v4 JSON with its exact cells, outputs left out.
+
+    Outputs are dropped because they can be megabytes of images re-sent on every save, and a
+    remote run re-creates them; sources, cell types, ids and metadata are kept exactly.
+    """
+    node = nbformat.from_dict(copy.deepcopy(dict(notebook)))
+    for cell in node.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    # Round-trip through nbformat's writer so what is stored is exactly what a .ipynb holds.
+    return json.loads(nbformat.writes(node, version=nbformat.NO_CONVERT))
+
+
+def script_for(path: str, notebook: Any, requirements: str) -> dict[str, Any]:
+    """The `script` fields a tracked notebook sets on its task."""
+    return {
+        "notebook": snapshot_notebook(notebook),
+        "notebook_path": path,
+        "entry_point": posixpath.basename(path),
+        "working_dir": posixpath.dirname(path),
+        "requirements": requirements,
+    }
+
+
+def notebook_stem(path: str) -> str:
+    """`analysis/train model.ipynb` → `train model`."""
+    base = posixpath.basename(path)
+    return base[: -len(".ipynb")] if base.endswith(".ipynb") else base
+
+
+def attach_code(task_id: str) -> str:
+    """The Python the frontend runs silently in the kernel so the notebook logs into the task."""
+    return f"import labtrack; labtrack.Task.init(continue_last_task='{task_id}')"
+
+
+async def track_notebook(
+    api: TrackingApi, request: TrackRequest, notebook: Any, requirements: str, default_project: str
+) -> dict[str, Any]:
+    """Snapshot the notebook into its task (reused when `task_id` exists, else created)."""
+    script = script_for(request.path, notebook, requirements)
+    task = await api.get_task(request.task_id) if request.task_id else None
+    if task is not None:
+        task = await api.update_task(task["id"], {"script": script})
+    else:
+        task = await api.create_task({
+            "name": request.name or notebook_stem(request.path),
+            "project_name": request.project or default_project or FALLBACK_PROJECT,
+            "type": "training",
+            "script": script,
+        })
+    return {
+        "task_id": task["id"],
+        "project_id": task.get("project_id"),
+        "task": task,
+        "attach_code": attach_code(task["id"]),
+    }
+
+
+async def refresh_snapshot(api: TrackingApi, request: TrackRequest, notebook: Any, requirements: str) -> dict[str, Any]:
+    """Replace the task's notebook snapshot with the saved notebook (called on every save)."""
+    assert request.task_id is not None
+    task = await api.update_task(request.task_id, {"script": script_for(request.path, notebook, requirements)})
+    return {"task_id": task["id"], "project_id": task.get("project_id"), "task": task}
