@@ -1,0 +1,1 @@
+"""The client side of labtrack: Task, Logger, the API client, transport, capture, offline sync."""

@@ -1,0 +1,122 @@
+"""Status that tells the truth: atexit, uncaught exceptions, SIGTERM, aborts from outside, notebooks.
+
+Installed once per process by the first `Task.init`. Each hook only records what happened on the
+current task; the task decides its final status when it closes (at exit, or at `close()`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import signal
+import sys
+import threading
+import traceback
+from typing import Any
+
+from labtrack.sdk.capture import in_notebook_kernel
+
+_installed = False
+_previous_excepthook = sys.excepthook
+_cell_running = threading.Event()
+
+
+def _current() -> Any:
+    from labtrack.sdk.task import Task
+
+    return Task._current
+
+
+def install() -> None:
+    """Install the process-wide hooks (idempotent)."""
+    global _installed, _previous_excepthook
+    if _installed:
+        return
+    _installed = True
+    atexit.register(_at_exit)
+    if in_notebook_kernel():
+        _install_kernel_hooks()
+        return
+    _previous_excepthook = sys.excepthook
+    sys.excepthook = _excepthook
+    if threading.current_thread() is threading.main_thread():
+        try:
+            if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+                signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError):  # not allowed here (e.g. embedded interpreter): skip
+            pass
+
+
+def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    task = _current()
+    if task is not None:
+        task._record_exception(exc_type, exc, tb)
+    _previous_excepthook(exc_type, exc, tb)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    task = _current()
+    if task is not None:
+        task._terminated = True
+    # Unwind the main thread (finally blocks run), then atexit marks the task stopped.
+    raise SystemExit(128 + signum)
+
+
+def _at_exit() -> None:
+    task = _current()
+    if task is not None and not task._closed:
+        try:
+            task._finish_at_exit()
+        except Exception as exc:  # never turn a clean exit into a traceback
+            sys.__stderr__.write(f"labtrack: could not close task at exit: {exc}\n")
+
+
+def interrupt_main() -> None:
+    """Interrupt the main thread like Ctrl-C (used when someone aborts the task from outside).
+
+    A real SIGINT (not `_thread.interrupt_main`) is sent so that blocking calls such as
+    `time.sleep` wake up. In a kernel only a running cell is interrupted.
+    """
+    if in_notebook_kernel() and not _cell_running.is_set():
+        return
+    try:
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
+    except (OSError, ValueError, TypeError):
+        import _thread
+
+        _thread.interrupt_main()
+
+
+# -- notebooks -----------------------------------------------------------------------------------
+
+def _install_kernel_hooks() -> None:
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    ip.events.register("pre_run_cell", _pre_run_cell)
+    ip.events.register("post_run_cell", _post_run_cell)
+
+
+def _pre_run_cell(info: Any = None) -> None:
+    _cell_running.set()
+
+
+def _post_run_cell(result: Any) -> None:
+    """A failed cell is written to the task's console; the task goes on (the user may fix it)."""
+    _cell_running.clear()
+    task = _current()
+    error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+    if task is None or task._closed or error is None:
+        return
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    try:
+        task.get_logger().write_console("stderr", text)
+        if isinstance(error, KeyboardInterrupt) and task._abort_requested:
+            task.mark_stopped(status_message="aborted from outside")
+    except Exception:
+        pass
+
+
+def notebook_abort(task: Any) -> None:
+    """Abort in a kernel with no cell running: just stop the task; the kernel stays."""
+    if not _cell_running.is_set():
+        task.mark_stopped(status_message="aborted from outside")

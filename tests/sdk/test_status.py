@@ -1,0 +1,94 @@
+"""Status tells the truth: normal exit, uncaught error, Ctrl-C, SIGTERM, abort from outside."""
+
+from __future__ import annotations
+
+import signal
+
+from tests.sdk.conftest import task_id_from, wait_for
+
+START = """
+import sys, time, labtrack
+task = labtrack.Task.init("sdk/status", "{name}")
+print("TASK", task.id, flush=True)
+"""
+
+
+def test_normal_exit_completes_and_monitor_reports(scripts) -> None:
+    proc = scripts.run(START.format(name="ok") + "time.sleep(1.5)\n")
+    task_id = task_id_from(proc.stdout)
+    task = scripts.get(f"/tasks/{task_id}")
+    assert task["status"] == "completed"
+    metrics = {(m["metric"], m["variant"]) for m in scripts.get(f"/tasks/{task_id}/metrics")["items"]}
+    assert (":monitor:", "cpu_percent") in metrics and (":monitor:", "memory_used_gb") in metrics
+
+
+def test_uncaught_exception_fails_with_traceback(scripts) -> None:
+    proc = scripts.run(START.format(name="boom") + "def f():\n    raise ValueError('bad thing 42')\nf()\n",
+                       check=False)
+    assert proc.returncode == 1 and "ValueError: bad thing 42" in proc.stderr
+    task = scripts.get(f"/tasks/{task_id_from(proc.stdout)}")
+    assert task["status"] == "failed"
+    assert "ValueError: bad thing 42" in task["status_reason"] and "in f" in task["status_reason"]
+    console = "".join(i["text"] for i in scripts.get(f"/tasks/{task['id']}/console")["items"])
+    assert "ValueError: bad thing 42" in console
+
+
+def test_keyboard_interrupt_stops(scripts) -> None:
+    proc = scripts.run(START.format(name="ctrl-c") + "raise KeyboardInterrupt\n", check=False)
+    assert proc.returncode != 0
+    assert scripts.get(f"/tasks/{task_id_from(proc.stdout)}")["status"] == "stopped"
+
+
+def test_sigterm_stops(scripts) -> None:
+    proc = scripts.start(START.format(name="term") + "print('READY', flush=True)\ntime.sleep(60)\n")
+    task_id = task_id_from(proc.stdout.readline())
+    assert proc.stdout.readline().strip() == "READY"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 128 + signal.SIGTERM
+    assert scripts.get(f"/tasks/{task_id}")["status"] == "stopped"
+
+
+def test_abort_from_outside_interrupts_main_thread(scripts) -> None:
+    code = START.format(name="abort") + """
+log = task.get_logger()
+try:
+    for i in range(100000):
+        log.report_scalar("x", "y", i, i)
+        time.sleep(0.01)
+except KeyboardInterrupt:
+    print("INTERRUPTED at", i, flush=True)
+    raise
+"""
+    proc = scripts.start(code)
+    task_id = task_id_from(proc.stdout.readline())
+    wait_for(lambda: scripts.get(f"/tasks/{task_id}")["last_iteration"], what="first points")
+    scripts.post(f"/tasks/{task_id}/stop")
+    out, err = proc.communicate(timeout=60)
+    assert "INTERRUPTED at" in out, err
+    task = scripts.get(f"/tasks/{task_id}")
+    assert task["status"] == "stopped"
+    its, _ = scripts.series(task_id, "x", "y")
+    assert its == list(range(len(its)))  # everything reported before the abort arrived, once
+
+
+def test_with_block_marks_failure_and_mark_completed_keeps_process(scripts) -> None:
+    code = """
+import labtrack
+try:
+    with labtrack.Task.init("sdk/status", "with") as task:
+        print("TASK", task.id)
+        raise RuntimeError("inside with")
+except RuntimeError:
+    pass
+t2 = labtrack.Task.init("sdk/status", "second")
+print("SECOND", t2.id)
+assert t2.id != task.id
+t2.mark_completed()
+print("STILL RUNNING", labtrack.Task.current_task())
+"""
+    proc = scripts.run(code)
+    assert "STILL RUNNING None" in proc.stdout
+    task = scripts.get(f"/tasks/{task_id_from(proc.stdout)}")
+    assert task["status"] == "failed" and "RuntimeError: inside with" in task["status_reason"]
+    second = [ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("SECOND")][0]
+    assert scripts.get(f"/tasks/{second}")["status"] == "completed"

@@ -1,0 +1,99 @@
+"""Pieces that need no server: hyperparameter typing, the lock-free buffer hand-off, batching."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from labtrack.sdk import params, transport
+from labtrack.sdk.client import ApiClient
+from labtrack.sdk.errors import ConfigurationError
+from labtrack.sdk.logger import Logger
+
+
+@pytest.mark.parametrize("value", [0, -7, 10**20, 0.1 + 0.2, 1e-300, float("inf"), "", "0.5", True, False,
+                                   None, [1, "a", None], {"a": {"b": [1.5]}}, (1, 2)])
+def test_hyperparameter_round_trip(value) -> None:
+    enc = params.encode_value(value)
+    assert isinstance(enc["value"], str)
+    back = params.decode_value(enc["value"], enc["type"])
+    assert back == value and type(back) is type(value)
+
+
+class _FakeTask:
+    """The logger only needs a task for images and flush; scalars never touch it."""
+
+
+def test_drain_hands_off_every_point_once_while_another_thread_reports() -> None:
+    logger = Logger(_FakeTask())  # type: ignore[arg-type]
+    n = 200_000
+    got: list[int] = []
+    stop = threading.Event()
+
+    def sender() -> None:
+        while not stop.is_set():
+            for ev in logger.drain():
+                got.extend(ev["iterations"])
+        for ev in logger.drain(final=True):
+            got.extend(ev["iterations"])
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    for i in range(n):
+        logger.report_scalar("a", "b", i, i)
+    stop.set()
+    thread.join()
+    assert got == list(range(n))
+
+
+def test_nonfinite_and_bad_values() -> None:
+    logger = Logger(_FakeTask())  # type: ignore[arg-type]
+    for i, v in enumerate([1, float("nan"), float("inf"), float("-inf"), "oops"]):
+        logger.report_scalar("a", "b", v, i)
+    (event,) = logger.drain()
+    assert event["values"] == [1.0, "NaN", "Infinity", "-Infinity"] and event["iterations"] == [0, 1, 2, 3]
+
+
+def test_listeners_and_console_lines() -> None:
+    logger = Logger(_FakeTask())  # type: ignore[arg-type]
+    seen = []
+    fn = lambda *a: seen.append(a)  # noqa: E731
+    logger.add_scalar_listener(fn)
+    logger.report_scalar("t", "s", 0.5, 3)
+    logger.remove_scalar_listener(fn)
+    logger.report_scalar("t", "s", 0.7, 4)
+    assert seen == [("t", "s", 3, 0.5)]
+    logger.write_console("stdout", "abc")
+    logger.write_console("stdout", "def\nghi")
+    events = [e for e in logger.drain() if e["type"] == "console"]
+    assert [e["text"] for e in events] == ["abcdef\n"]
+    events = [e for e in logger.drain() if e["type"] == "console"]
+    assert [e["text"] for e in events] == ["ghi"]  # a partial line waits one interval at most
+
+
+def test_split_events_respects_batch_limit() -> None:
+    ev = {"type": "scalars", "metric": "m", "variant": "v", "iterations": list(range(25)),
+          "values": [0.0] * 25, "times": [0.0] * 25}
+    batches = transport.split_events([ev, {"type": "console", "text": "x"}], limit=10)
+    sizes = [sum(transport.event_points(e) for e in b) for b in batches]
+    assert sizes == [10, 10, 6]
+    assert sum((e.get("iterations", []) for b in batches for e in b), []) == list(range(25))
+
+
+def test_client_configuration_order(monkeypatch, tmp_path) -> None:
+    from labtrack import paths
+
+    monkeypatch.setenv("LABTRACK_HOME", str(tmp_path))
+    monkeypatch.delenv("LABTRACK_API_URL", raising=False)
+    monkeypatch.delenv("LABTRACK_API_KEY", raising=False)
+    paths.write_config({"api_url": "http://config:1", "api_key": "kc"})
+    assert ApiClient.from_environment().url == "http://config:1"
+    monkeypatch.setenv("LABTRACK_API_URL", "http://env:2/")
+    monkeypatch.setenv("LABTRACK_API_KEY", "ke")
+    client = ApiClient.from_environment()
+    assert (client.url, client.api_key) == ("http://env:2", "ke")
+    assert ApiClient.from_environment("http://explicit:3/api/v1", "kx").url == "http://explicit:3"
+    assert "ke" not in repr(client)
+    with pytest.raises(ConfigurationError):
+        ApiClient("", "k")
