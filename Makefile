@@ -12,7 +12,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+# The lab extension (extension/) is built by the pip install above (hatch-jupyter-builder runs
+# `jlpm install` + `jlpm build:prod`; jlpm comes from the PyPI package jupyter-builder); this
+# rebuilds and re-installs it whenever its sources change after that.
+LABEXT_SOURCES := package.json yarn.lock tsconfig.json $(shell find extension/src extension/style extension/schema -type f 2>/dev/null)
+labtrack/labextension/package.json: $(VENV)/.installed $(LABEXT_SOURCES)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed labtrack/labextension/package.json
 
 system-deps:
 	scripts/system-deps.sh

@@ -1,0 +1,165 @@
+/**
+ * Typed calls of the tracking-server API (docs/api.md) and the server extension's helpers.
+ *
+ * Everything goes through request.ts; this module only names endpoints and their shapes.
+ */
+import {
+  IArtifact,
+  IConsoleLine,
+  ILabtrackConfig,
+  IMetricInfo,
+  IPage,
+  IPlotEvent,
+  IProject,
+  IScalarSeries,
+  ITableEvent,
+  ITask,
+  ITrackResponse
+} from './tokens';
+import { apiGet, postJSON, requestAPI, requestRaw } from './request';
+
+/** Filters and ordering of the experiment list. */
+export interface ITaskQuery {
+  projectId: string;
+  search: string;
+  statuses: string[];
+  tags: string[];
+  sort: string;
+}
+
+export function getConfig(): Promise<ILabtrackConfig> {
+  return requestAPI<ILabtrackConfig>('config');
+}
+
+export function listProjects(cursor?: string): Promise<IPage<IProject>> {
+  return apiGet<IPage<IProject>>('projects', { limit: 1000, cursor });
+}
+
+/** Every project (follows the cursor; project counts are small). */
+export async function listAllProjects(): Promise<IProject[]> {
+  const all: IProject[] = [];
+  let cursor: string | undefined = undefined;
+  for (let i = 0; i < 20; i++) {
+    const page: IPage<IProject> = await listProjects(cursor);
+    all.push(...page.items);
+    if (!page.next_cursor) {
+      break;
+    }
+    cursor = page.next_cursor;
+  }
+  return all;
+}
+
+export function listTasks(
+  query: ITaskQuery,
+  limit: number,
+  cursor?: string | null,
+  updatedAfter?: string
+): Promise<IPage<ITask>> {
+  return apiGet<IPage<ITask>>('tasks', {
+    project_id: query.projectId,
+    search: query.search.trim(),
+    status: query.statuses.join(','),
+    tags: query.tags.join(','),
+    sort: query.sort,
+    limit,
+    cursor: cursor ?? undefined,
+    updated_after: updatedAfter
+  });
+}
+
+export function getTasksByIds(ids: string[]): Promise<IPage<ITask>> {
+  return apiGet<IPage<ITask>>('tasks', {
+    ids: ids.join(','),
+    limit: Math.min(1000, Math.max(1, ids.length)),
+    archived: undefined
+  });
+}
+
+export function getTask(id: string): Promise<ITask> {
+  return apiGet<ITask>(`tasks/${id}`);
+}
+
+export async function getMetrics(id: string): Promise<IMetricInfo[]> {
+  const page = await apiGet<{ items: IMetricInfo[] }>(`tasks/${id}/metrics`);
+  return page.items;
+}
+
+/** Every variant of one metric for several tasks, downsampled into `buckets`. */
+export async function getScalarsForTasks(
+  taskIds: string[],
+  metric: string,
+  buckets: number
+): Promise<IScalarSeries[]> {
+  const items: IScalarSeries[] = [];
+  // The server serves at most 100 tasks per call.
+  for (let i = 0; i < taskIds.length; i += 100) {
+    const page = await apiGet<{ items: IScalarSeries[] }>('scalars', {
+      task_ids: taskIds.slice(i, i + 100).join(','),
+      metric,
+      buckets
+    });
+    items.push(...page.items);
+  }
+  return items;
+}
+
+/** One variant of one task in an iteration range: raw points, or buckets when given. */
+export function getScalarRange(
+  taskId: string,
+  metric: string,
+  variant: string,
+  start: number,
+  end: number,
+  options: { buckets?: number; limit?: number } = {}
+): Promise<IScalarSeries> {
+  return apiGet<IScalarSeries>(`tasks/${taskId}/scalars`, {
+    metric,
+    variant,
+    start: Math.floor(start),
+    end: Math.ceil(end),
+    buckets: options.buckets,
+    limit: options.limit
+  });
+}
+
+export function getConsoleTail(id: string, tail: number): Promise<IPage<IConsoleLine>> {
+  return apiGet<IPage<IConsoleLine>>(`tasks/${id}/console`, { tail });
+}
+
+export function getConsoleAfter(id: string, after: number): Promise<IPage<IConsoleLine>> {
+  return apiGet<IPage<IConsoleLine>>(`tasks/${id}/console`, { after, limit: 1000 });
+}
+
+export function getPlots(id: string): Promise<IPage<IPlotEvent>> {
+  return apiGet<IPage<IPlotEvent>>(`tasks/${id}/plots`, { limit: 100 });
+}
+
+export function getTables(id: string): Promise<IPage<ITableEvent>> {
+  return apiGet<IPage<ITableEvent>>(`tasks/${id}/tables`, { limit: 100 });
+}
+
+export function listArtifacts(id: string): Promise<IPage<IArtifact>> {
+  return apiGet<IPage<IArtifact>>(`tasks/${id}/artifacts`, { limit: 1000 });
+}
+
+export function trackNotebook(body: {
+  path: string;
+  task_id?: string;
+  project?: string;
+}): Promise<ITrackResponse> {
+  return postJSON<ITrackResponse>('notebooks/track', body);
+}
+
+export function snapshotNotebook(body: { path: string; task_id: string }): Promise<unknown> {
+  return postJSON<unknown>('notebooks/snapshot', body);
+}
+
+/** Download a task artifact's bytes through the proxy (the key never reaches the browser). */
+export async function fetchArtifactBlob(taskId: string, key: string): Promise<Blob> {
+  const response = await requestRaw(
+    `api/v1/tasks/${taskId}/artifacts/${encodeURIComponent(key)}/content`,
+    { method: 'GET' }
+  );
+  return response.blob();
+}

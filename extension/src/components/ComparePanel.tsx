@@ -1,0 +1,330 @@
+/**
+ * Compare 2..N experiments: each metric's curves overlaid (one color per run), the
+ * hyperparameters that differ (or all), the last/min/max metrics table, and parallel
+ * coordinates of hyperparameters against a chosen metric.
+ */
+import * as React from 'react';
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { ReactWidget } from '@jupyterlab/ui-components';
+
+import { getScalarsForTasks, getTasksByIds } from '../api';
+import { LabtrackError } from '../request';
+import { num, runColor } from '../format';
+import { themedLayout } from '../plotting';
+import { ILabtrackSettings, IScalarSeries, ITask } from '../tokens';
+import { PlotlyDiv } from './PlotlyDiv';
+import { StatusIcon } from './StatusIcon';
+
+/** Every hyperparameter as `Section/name` → value string (missing → undefined). */
+export function flatParams(task: ITask): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [section, values] of Object.entries(task.hyperparams ?? {})) {
+    for (const [name, p] of Object.entries(values)) {
+      out[`${section}/${name}`] = p.value;
+    }
+  }
+  return out;
+}
+
+/** Keys whose values are not the same in every task. */
+export function differingKeys(params: Array<Record<string, string>>): Set<string> {
+  const keys = new Set(params.flatMap(p => Object.keys(p)));
+  const differ = new Set<string>();
+  for (const key of keys) {
+    const first = params[0][key];
+    if (params.some(p => p[key] !== first)) {
+      differ.add(key);
+    }
+  }
+  return differ;
+}
+
+function metricKeys(tasks: ITask[]): string[] {
+  const keys = new Set<string>();
+  for (const t of tasks) {
+    for (const [metric, variants] of Object.entries(t.last_metrics ?? {})) {
+      for (const variant of Object.keys(variants)) {
+        keys.add(`${metric}/${variant}`);
+      }
+    }
+  }
+  return [...keys].sort();
+}
+
+function OverlayChart(props: {
+  metric: string;
+  tasks: ITask[];
+  buckets: number;
+  onDrawn: () => void;
+}): JSX.Element {
+  const { metric, tasks, buckets, onDrawn } = props;
+  const [series, setSeries] = React.useState<IScalarSeries[] | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  React.useEffect(() => {
+    getScalarsForTasks(tasks.map(t => t.id), metric, buckets)
+      .then(setSeries)
+      .catch(reason => setError(String(reason.message ?? reason)));
+  }, [metric, tasks, buckets]);
+  const data = React.useMemo(() => {
+    if (!series) {
+      return [];
+    }
+    const index = new Map(tasks.map((t, i) => [t.id, i]));
+    const variants = new Set(series.map(s => s.variant));
+    const dashes = ['solid', 'dot', 'dash', 'dashdot', 'longdash'];
+    const variantList = [...variants].sort();
+    return series.map(s => {
+      const i = index.get(s.task_id ?? '') ?? 0;
+      const task = tasks[i];
+      const name = variants.size > 1 ? `${task.name} · ${s.variant}` : task.name;
+      return {
+        type: 'scattergl',
+        mode: 'lines',
+        name,
+        legendgroup: task.id,
+        x: s.iterations,
+        y: s.values,
+        line: {
+          color: runColor(i),
+          width: 1.5,
+          dash: dashes[variantList.indexOf(s.variant) % dashes.length]
+        },
+        hovertemplate: `${name}<br>iteration %{x}<br>${metric} %{y}<extra></extra>`
+      };
+    });
+  }, [series, tasks]);
+  const layout = React.useMemo(
+    () =>
+      themedLayout({
+        title: { text: metric, font: { size: 13 } },
+        height: 320,
+        hovermode: 'closest',
+        showlegend: true,
+        legend: { orientation: 'v', x: 1.02, y: 1, font: { size: 10 } },
+        margin: { l: 50, r: 10, t: 30, b: 35 }
+      }),
+    [metric]
+  );
+  if (error) {
+    return <div className="lt-error-message">{error}</div>;
+  }
+  if (!series) {
+    return <div className="lt-chart lt-dim">loading {metric}…</div>;
+  }
+  return (
+    <div className="lt-chart lt-compare-chart" data-metric={metric} data-traces={data.length}>
+      <PlotlyDiv data={data} layout={layout} onDrawn={onDrawn} />
+    </div>
+  );
+}
+
+function ParamTable(props: { tasks: ITask[] }): JSX.Element {
+  const { tasks } = props;
+  const [showAll, setShowAll] = React.useState(false);
+  const params = React.useMemo(() => tasks.map(flatParams), [tasks]);
+  const differ = React.useMemo(() => differingKeys(params), [params]);
+  const keys = [...new Set(params.flatMap(p => Object.keys(p)))]
+    .filter(k => showAll || differ.has(k))
+    .sort();
+  return (
+    <div className="lt-section">
+      <div className="lt-section-head">
+        <h3>Hyperparameters</h3>
+        <label className="lt-toggle">
+          <input type="checkbox" checked={showAll} onChange={e => setShowAll(e.target.checked)} />{' '}
+          show all ({differ.size} of {new Set(params.flatMap(p => Object.keys(p))).size} differ)
+        </label>
+      </div>
+      {keys.length === 0 ? (
+        <div className="lt-empty">{showAll ? 'No hyperparameters.' : 'All hyperparameters are equal.'}</div>
+      ) : (
+        <div className="lt-table-scroll">
+          <table className="lt-table lt-param-table">
+            <thead>
+              <tr>
+                <th>parameter</th>
+                {tasks.map((t, i) => (
+                  <th key={t.id} style={{ borderBottom: `3px solid ${runColor(i)}` }}>{t.name}</th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {keys.map(key => (
+                <tr key={key} data-param={key} className={differ.has(key) ? 'lt-differs' : ''}>
+                  <th>{key}</th>
+                  {params.map((p, i) => (
+                    <td key={i}>{p[key] ?? '—'}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function MetricsTable(props: { tasks: ITask[] }): JSX.Element {
+  const { tasks } = props;
+  const keys = metricKeys(tasks);
+  return (
+    <div className="lt-section">
+      <h3>Metrics (last / min / max)</h3>
+      <div className="lt-table-scroll">
+        <table className="lt-table lt-metrics-table">
+          <thead>
+            <tr>
+              <th>metric</th>
+              <th />
+              {tasks.map((t, i) => (
+                <th key={t.id} style={{ borderBottom: `3px solid ${runColor(i)}` }}>{t.name}</th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {keys.flatMap(key => {
+              const [metric, variant] = [key.slice(0, key.lastIndexOf('/')), key.slice(key.lastIndexOf('/') + 1)];
+              return (['last', 'min', 'max'] as const).map(stat => (
+                <tr key={`${key}-${stat}`} className={stat === 'last' ? 'lt-first-stat' : ''}>
+                  <th>{stat === 'last' ? key : ''}</th>
+                  <td className="lt-dim">{stat}</td>
+                  {tasks.map(t => (
+                    <td key={t.id}>{num(t.last_metrics?.[metric]?.[variant]?.[stat] ?? null)}</td>
+                  ))}
+                </tr>
+              ));
+            })}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
+function ParallelCoordinates(props: { tasks: ITask[] }): JSX.Element {
+  const { tasks } = props;
+  const keys = metricKeys(tasks);
+  const [metricKey, setMetricKey] = React.useState(keys[0] ?? '');
+  const params = tasks.map(flatParams);
+  const differ = [...differingKeys(params)].sort().slice(0, 15);
+  const data = React.useMemo(() => {
+    const dims: Record<string, unknown>[] = differ.map(key => {
+      const raw = params.map(p => p[key]);
+      const numeric = raw.every(v => v !== undefined && v !== '' && !isNaN(Number(v)));
+      if (numeric) {
+        return { label: key, values: raw.map(Number) };
+      }
+      // Categorical: map each distinct value to a tick.
+      const cats = [...new Set(raw.map(v => v ?? '—'))].sort();
+      return {
+        label: key,
+        values: raw.map(v => cats.indexOf(v ?? '—')),
+        tickvals: cats.map((_, i) => i),
+        ticktext: cats.map(c => (c.length > 12 ? c.slice(0, 11) + '…' : c))
+      };
+    });
+    const slash = metricKey.lastIndexOf('/');
+    const metric = metricKey.slice(0, slash);
+    const variant = metricKey.slice(slash + 1);
+    const values = tasks.map(t => t.last_metrics?.[metric]?.[variant]?.last ?? NaN);
+    dims.push({ label: metricKey, values });
+    return [
+      {
+        type: 'parcoords',
+        line: { color: values, colorscale: 'Viridis', showscale: true },
+        dimensions: dims
+      }
+    ];
+  }, [tasks, metricKey]);
+  const layout = React.useMemo(() => themedLayout({ height: 340, margin: { l: 70, r: 70, t: 50, b: 30 } }), []);
+  if (!keys.length || !differ.length) {
+    return (
+      <div className="lt-section">
+        <h3>Parallel coordinates</h3>
+        <div className="lt-empty">Needs hyperparameters that differ and at least one metric.</div>
+      </div>
+    );
+  }
+  return (
+    <div className="lt-section lt-parcoords">
+      <div className="lt-section-head">
+        <h3>Parallel coordinates</h3>
+        <select className="jp-mod-styled" value={metricKey} onChange={e => setMetricKey(e.target.value)}>
+          {keys.map(k => (
+            <option key={k} value={k}>{k} (last)</option>
+          ))}
+        </select>
+      </div>
+      <PlotlyDiv data={data} layout={layout} />
+    </div>
+  );
+}
+
+/** The compare panel's body. */
+export function CompareBody(props: { ids: string[]; settings: () => ILabtrackSettings }): JSX.Element {
+  const { ids, settings } = props;
+  const [tasks, setTasks] = React.useState<ITask[] | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const drawn = React.useRef(0);
+  const rootRef = React.useRef<HTMLDivElement>(null);
+  React.useEffect(() => {
+    getTasksByIds(ids)
+      .then(page => {
+        // Keep the order of the selection so colors stay stable.
+        const byId = new Map(page.items.map(t => [t.id, t]));
+        setTasks(ids.map(id => byId.get(id)).filter((t): t is ITask => !!t));
+      })
+      .catch(reason => setError(reason instanceof LabtrackError ? reason.message : String(reason)));
+  }, [ids.join(',')]);
+  const metrics = React.useMemo(() => [...new Set(metricKeys(tasks ?? []).map(k => k.slice(0, k.lastIndexOf('/'))))], [tasks]);
+  const onDrawn = React.useCallback(() => {
+    drawn.current += 1;
+    // The benchmark and browser tests wait for this attribute.
+    rootRef.current?.setAttribute('data-charts-drawn', String(drawn.current));
+  }, []);
+  if (error) {
+    return <div className="lt-error" role="alert"><div className="lt-error-title">Cannot compare</div><div className="lt-error-message">{error}</div></div>;
+  }
+  if (!tasks) {
+    return <div className="lt-empty">Loading {ids.length} experiments…</div>;
+  }
+  return (
+    <div className="lt-compare" ref={rootRef} data-metric-count={metrics.length}>
+      <div className="lt-compare-runs">
+        {tasks.map((t, i) => (
+          <span key={t.id} className="lt-run-chip" style={{ borderColor: runColor(i) }}>
+            <span className="lt-swatch" style={{ background: runColor(i) }} />
+            <StatusIcon status={t.status} /> {t.name}
+          </span>
+        ))}
+      </div>
+      <div className="lt-section">
+        <h3>Scalars</h3>
+        {metrics.length === 0 && <div className="lt-empty">These experiments reported no scalars.</div>}
+        <div className="lt-charts">
+          {metrics.map(m => (
+            <OverlayChart key={m} metric={m} tasks={tasks} buckets={settings().chartBuckets} onDrawn={onDrawn} />
+          ))}
+        </div>
+      </div>
+      <ParamTable tasks={tasks} />
+      <MetricsTable tasks={tasks} />
+      <ParallelCoordinates tasks={tasks} />
+    </div>
+  );
+}
+
+let compareCount = 0;
+
+/** Create the main-area compare widget. */
+export function createComparePanel(ids: string[], settings: () => ILabtrackSettings): MainAreaWidget {
+  const content = ReactWidget.create(<CompareBody ids={ids} settings={settings} />);
+  content.addClass('lt-compare-content');
+  const widget = new MainAreaWidget({ content });
+  widget.id = `labtrack-compare-${++compareCount}`;
+  widget.title.label = `Compare (${ids.length})`;
+  widget.title.closable = true;
+  widget.addClass('lt-main');
+  return widget;
+}

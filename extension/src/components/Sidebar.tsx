@@ -1,0 +1,315 @@
+/**
+ * The "labtrack" left sidebar: project picker, filters, sort, and the virtualised list of the
+ * project's experiments with multi-select.
+ */
+import * as React from 'react';
+import { ReactWidget } from '@jupyterlab/ui-components';
+
+import { ExperimentsModel } from '../model';
+import { num, relativeTime, statusLabel } from '../format';
+import { ITask, TASK_STATUSES } from '../tokens';
+import { StatusIcon } from './StatusIcon';
+import { VirtualList } from './VirtualList';
+
+const ROW_HEIGHT = 46;
+
+/** What the sidebar asks of its host (the plugin wires these to commands). */
+export interface ISidebarActions {
+  openTask(id: string): void;
+  compare(ids: string[]): void;
+}
+
+/** Re-render whenever the model says it changed. */
+function useModel(model: ExperimentsModel): number {
+  const [version, setVersion] = React.useState(0);
+  React.useEffect(() => {
+    const bump = () => setVersion(v => v + 1);
+    model.changed.connect(bump);
+    return () => {
+      model.changed.disconnect(bump);
+    };
+  }, [model]);
+  return version;
+}
+
+function metricOfSort(sort: string): [string, string] | null {
+  const match = /^-?metric:(.+)\/([^/]+)$/.exec(sort);
+  return match ? [match[1], match[2]] : null;
+}
+
+function TaskRow(props: {
+  task: ITask;
+  selected: boolean;
+  sortMetric: [string, string] | null;
+  model: ExperimentsModel;
+  actions: ISidebarActions;
+}): JSX.Element {
+  const { task, selected, sortMetric, model, actions } = props;
+  let metricText = '';
+  if (sortMetric) {
+    const summary = task.last_metrics?.[sortMetric[0]]?.[sortMetric[1]];
+    metricText = summary ? `${sortMetric[0]}/${sortMetric[1]} = ${num(summary.last)}` : '';
+  } else if (task.last_iteration !== null && task.last_iteration !== undefined) {
+    metricText = `iter ${task.last_iteration}`;
+  }
+  return (
+    <div
+      className={`lt-task-row ${selected ? 'lt-selected' : ''}`}
+      data-task-id={task.id}
+      onClick={() => actions.openTask(task.id)}
+      title={`${task.name} — ${statusLabel(task.status)}`}
+    >
+      <input
+        type="checkbox"
+        className="lt-task-check"
+        checked={selected}
+        aria-label={`Select ${task.name}`}
+        onClick={event => event.stopPropagation()}
+        onChange={event => model.toggleSelected(task.id, event.target.checked)}
+      />
+      <StatusIcon status={task.status} />
+      <div className="lt-task-text">
+        <div className="lt-task-name">{task.name}</div>
+        <div className="lt-task-meta">
+          <span>{task.user}</span>
+          <span>{relativeTime(task.created)}</span>
+          {metricText && <span className="lt-task-metric">{metricText}</span>}
+          {task.tags.slice(0, 3).map(tag => (
+            <span key={tag} className="lt-tag">
+              {tag}
+            </span>
+          ))}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function Filters(props: { model: ExperimentsModel }): JSX.Element {
+  const { model } = props;
+  const [search, setSearch] = React.useState(model.query.search);
+  const [tags, setTags] = React.useState(model.query.tags.join(', '));
+  const timer = React.useRef<number | null>(null);
+
+  const onSearch = (value: string) => {
+    setSearch(value);
+    if (timer.current !== null) {
+      window.clearTimeout(timer.current);
+    }
+    // Debounced so typing does not fire a request per key.
+    timer.current = window.setTimeout(() => void model.setQuery({ search: value }), 250);
+  };
+  const applyTags = () => {
+    const list = tags
+      .split(',')
+      .map(t => t.trim())
+      .filter(Boolean);
+    if (list.join(',') !== model.query.tags.join(',')) {
+      void model.setQuery({ tags: list });
+    }
+  };
+  const toggleStatus = (status: string) => {
+    const statuses = model.query.statuses.includes(status)
+      ? model.query.statuses.filter(s => s !== status)
+      : [...model.query.statuses, status];
+    void model.setQuery({ statuses });
+  };
+  const sort = model.query.sort;
+  const descending = sort.startsWith('-');
+  const sortKey = descending ? sort.slice(1) : sort;
+  const metricKeys = model.metricKeys();
+  const currentMetric = metricOfSort(sortKey);
+  if (currentMetric && !metricKeys.includes(currentMetric.join('/'))) {
+    metricKeys.unshift(currentMetric.join('/'));
+  }
+  return (
+    <div className="lt-filters">
+      <input
+        className="lt-search jp-mod-styled"
+        type="search"
+        placeholder="Search experiments"
+        value={search}
+        onChange={event => onSearch(event.target.value)}
+      />
+      <div className="lt-status-filter" role="group" aria-label="Status filter">
+        {TASK_STATUSES.map(status => (
+          <button
+            key={status}
+            className={`lt-chip ${model.query.statuses.includes(status) ? 'lt-chip-on' : ''}`}
+            data-status={status}
+            onClick={() => toggleStatus(status)}
+            title={`Show ${statusLabel(status)} experiments`}
+          >
+            <StatusIcon status={status} /> {statusLabel(status)}
+          </button>
+        ))}
+      </div>
+      <div className="lt-row">
+        <input
+          className="lt-tags jp-mod-styled"
+          placeholder="Tags (comma separated)"
+          value={tags}
+          onChange={event => setTags(event.target.value)}
+          onBlur={applyTags}
+          onKeyDown={event => {
+            if (event.key === 'Enter') {
+              applyTags();
+            }
+          }}
+        />
+      </div>
+      <div className="lt-row">
+        <label className="lt-label">Sort</label>
+        <select
+          className="lt-sort jp-mod-styled"
+          value={sortKey}
+          onChange={event =>
+            void model.setQuery({ sort: (descending ? '-' : '') + event.target.value })
+          }
+        >
+          <option value="created">created</option>
+          <option value="last_update">last update</option>
+          <option value="started">started</option>
+          <option value="name">name</option>
+          <option value="status">status</option>
+          <option value="last_iteration">last iteration</option>
+          {metricKeys.map(key => (
+            <option key={key} value={`metric:${key}`}>
+              last {key}
+            </option>
+          ))}
+        </select>
+        <button
+          className="lt-button lt-sort-dir"
+          title={descending ? 'Descending (click for ascending)' : 'Ascending (click for descending)'}
+          onClick={() => void model.setQuery({ sort: (descending ? '' : '-') + sortKey })}
+        >
+          {descending ? '↓' : '↑'}
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** The whole sidebar view. */
+export function SidebarView(props: {
+  model: ExperimentsModel;
+  actions: ISidebarActions;
+}): JSX.Element {
+  const { model, actions } = props;
+  useModel(model);
+  const sortMetric = metricOfSort(model.query.sort.replace(/^-/, ''));
+  const selected = [...model.selected];
+  let body: JSX.Element;
+  if (model.error) {
+    body = (
+      <div className="lt-error" role="alert">
+        <div className="lt-error-title">labtrack cannot load experiments</div>
+        <div className="lt-error-message">{model.error}</div>
+        <button className="lt-button" onClick={() => void model.loadProjects()}>
+          Retry
+        </button>
+      </div>
+    );
+  } else if (!model.loading && model.projects.length === 0) {
+    body = (
+      <div className="lt-empty">
+        No projects yet. Open a notebook and press <b>Track</b>, or call{' '}
+        <code>labtrack.Task.init(project_name=…)</code> in your code.
+      </div>
+    );
+  } else if (!model.loading && model.tasks.length === 0) {
+    body = (
+      <div className="lt-empty">
+        {model.query.search || model.query.statuses.length || model.query.tags.length
+          ? 'No experiments match these filters.'
+          : 'No experiments in this project yet.'}
+      </div>
+    );
+  } else {
+    body = (
+      <VirtualList
+        items={model.tasks}
+        rowHeight={ROW_HEIGHT}
+        className="lt-task-list"
+        onNearEnd={() => void model.loadMore()}
+        renderRow={task => (
+          <TaskRow
+            task={task}
+            selected={model.selected.has(task.id)}
+            sortMetric={sortMetric}
+            model={model}
+            actions={actions}
+          />
+        )}
+      />
+    );
+  }
+  return (
+    <div className="lt-sidebar">
+      <div className="lt-header">
+        <span className="lt-title">labtrack</span>
+        <select
+          className="lt-project jp-mod-styled"
+          aria-label="Project"
+          value={model.query.projectId}
+          onChange={event => void model.setQuery({ projectId: event.target.value })}
+        >
+          {model.projects.length === 0 && <option value="">(no projects)</option>}
+          {model.projects.map(project => (
+            <option key={project.id} value={project.id}>
+              {project.name} ({project.task_count})
+            </option>
+          ))}
+        </select>
+        <button
+          className="lt-button lt-refresh"
+          title="Refresh"
+          onClick={() => void model.loadProjects()}
+        >
+          ⟳
+        </button>
+      </div>
+      <Filters model={model} />
+      <div className="lt-selection-bar">
+        <span className="lt-count">
+          {model.tasks.length}
+          {model.nextCursor ? '+' : ''} experiments
+          {model.loading ? ' · loading…' : ''}
+        </span>
+        <span className="lt-spacer" />
+        {selected.length > 0 && (
+          <button className="lt-button lt-clear" onClick={() => model.clearSelection()}>
+            Clear ({selected.length})
+          </button>
+        )}
+        <button
+          className="lt-button lt-compare jp-mod-accept"
+          disabled={selected.length < 2}
+          title="Select two or more experiments to compare them"
+          onClick={() => actions.compare(selected)}
+        >
+          Compare {selected.length >= 2 ? selected.length : ''}
+        </button>
+      </div>
+      {body}
+    </div>
+  );
+}
+
+/** The Lumino widget hosting the sidebar view. */
+export class SidebarWidget extends ReactWidget {
+  constructor(
+    readonly model: ExperimentsModel,
+    private readonly actions: ISidebarActions
+  ) {
+    super();
+    this.id = 'labtrack-sidebar';
+    this.addClass('lt-sidebar-widget');
+    this.title.caption = 'labtrack experiments';
+  }
+
+  render(): JSX.Element {
+    return <SidebarView model={this.model} actions={this.actions} />;
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * State of the experiments sidebar: project, filters, the loaded pages of tasks, selection,
+ * and a live refresh that runs only while the panel is visible.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { ITaskQuery, listAllProjects, listTasks } from './api';
+import { LabtrackError } from './request';
+import { IProject, ITask } from './tokens';
+
+/** Rows fetched per server page; the list asks for the next page near its end. */
+export const PAGE_SIZE = 200;
+
+export class ExperimentsModel {
+  /** Emitted whenever anything the sidebar draws has changed. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** Emitted when the selection changes (commands re-evaluate their enabled state). */
+  get selectionChanged(): ISignal<this, void> {
+    return this._selectionChanged;
+  }
+
+  projects: IProject[] = [];
+  tasks: ITask[] = [];
+  nextCursor: string | null = null;
+  loading = false;
+  error: string | null = null;
+  query: ITaskQuery = {
+    projectId: '',
+    search: '',
+    statuses: [],
+    tags: [],
+    sort: '-created'
+  };
+  readonly selected = new Set<string>();
+  defaultProject = '';
+
+  /** Load the projects, choose the default one, then the first page of tasks. */
+  async loadProjects(): Promise<void> {
+    try {
+      this.projects = await listAllProjects();
+      this.error = null;
+    } catch (error) {
+      this.setError(error);
+      return;
+    }
+    const known = this.projects.some(p => p.id === this.query.projectId);
+    if (!known) {
+      const preferred =
+        this.projects.find(p => p.name === this.defaultProject) ??
+        [...this.projects].sort((a, b) => (a.created < b.created ? 1 : -1))[0];
+      this.query = { ...this.query, projectId: preferred ? preferred.id : '' };
+    }
+    await this.reload();
+  }
+
+  /** Change filters or sort and reload from the first page. */
+  async setQuery(patch: Partial<ITaskQuery>): Promise<void> {
+    this.query = { ...this.query, ...patch };
+    await this.reload();
+  }
+
+  /** Replace the loaded tasks with the first page for the current query. */
+  async reload(): Promise<void> {
+    const generation = ++this._generation;
+    this.loading = true;
+    this._changed.emit();
+    try {
+      const page = await listTasks(this.query, PAGE_SIZE);
+      if (generation !== this._generation) {
+        return; // A newer query won the race.
+      }
+      this.tasks = page.items;
+      this.nextCursor = page.next_cursor;
+      this.error = null;
+    } catch (error) {
+      if (generation === this._generation) {
+        this.setError(error);
+      }
+    } finally {
+      if (generation === this._generation) {
+        this.loading = false;
+        this._changed.emit();
+      }
+    }
+  }
+
+  /** Append the next server page (the virtual list calls this near its end). */
+  async loadMore(): Promise<void> {
+    if (this.loading || !this.nextCursor) {
+      return;
+    }
+    const generation = this._generation;
+    this.loading = true;
+    try {
+      const page = await listTasks(this.query, PAGE_SIZE, this.nextCursor);
+      if (generation !== this._generation) {
+        return;
+      }
+      const seen = new Set(this.tasks.map(t => t.id));
+      this.tasks = this.tasks.concat(page.items.filter(t => !seen.has(t.id)));
+      this.nextCursor = page.next_cursor;
+    } catch (error) {
+      this.setError(error);
+    } finally {
+      this.loading = false;
+      this._changed.emit();
+    }
+  }
+
+  /**
+   * Refresh what is loaded without losing the scroll position: re-fetch the loaded span of
+   * the list (capped at the server's page limit) and swap it in when it arrives.
+   */
+  async refresh(): Promise<void> {
+    if (this.loading) {
+      return;
+    }
+    if (!this.query.projectId) {
+      await this.loadProjects();
+      return;
+    }
+    const generation = this._generation;
+    const limit = Math.min(1000, Math.max(PAGE_SIZE, this.tasks.length));
+    try {
+      const page = await listTasks(this.query, limit);
+      if (generation !== this._generation) {
+        return;
+      }
+      const fresh = new Map(page.items.map(t => [t.id, t]));
+      const head = page.items;
+      // Rows beyond the refreshed span stay as they were (they are far off screen).
+      const tail = this.tasks.slice(limit).filter(t => !fresh.has(t.id));
+      this.tasks = head.concat(tail);
+      if (this.tasks.length <= limit) {
+        this.nextCursor = page.next_cursor;
+      }
+      this.error = null;
+      this._changed.emit();
+    } catch (error) {
+      this.setError(error);
+      this._changed.emit();
+    }
+  }
+
+  /** Names of every `metric/variant` seen in the loaded tasks (for "sort by metric"). */
+  metricKeys(): string[] {
+    const keys = new Set<string>();
+    for (const task of this.tasks.slice(0, 2000)) {
+      for (const [metric, variants] of Object.entries(task.last_metrics ?? {})) {
+        for (const variant of Object.keys(variants)) {
+          keys.add(`${metric}/${variant}`);
+        }
+      }
+    }
+    return [...keys].sort();
+  }
+
+  toggleSelected(id: string, on?: boolean): void {
+    const want = on ?? !this.selected.has(id);
+    if (want) {
+      this.selected.add(id);
+    } else {
+      this.selected.delete(id);
+    }
+    this._selectionChanged.emit();
+    this._changed.emit();
+  }
+
+  clearSelection(): void {
+    this.selected.clear();
+    this._selectionChanged.emit();
+    this._changed.emit();
+  }
+
+  /** Start the live refresh; it runs only while `isVisible()` says the panel is shown. */
+  startPolling(intervalSeconds: number, isVisible: () => boolean): void {
+    this.stopPolling();
+    const ms = Math.max(1, intervalSeconds) * 1000;
+    this._timer = window.setInterval(() => {
+      if (isVisible() && !document.hidden) {
+        void this.refresh();
+      }
+    }, ms);
+  }
+
+  stopPolling(): void {
+    if (this._timer !== null) {
+      window.clearInterval(this._timer);
+      this._timer = null;
+    }
+  }
+
+  dispose(): void {
+    this.stopPolling();
+    Signal.clearData(this);
+  }
+
+  private setError(error: unknown): void {
+    this.error =
+      error instanceof LabtrackError ? error.message : `Unexpected error: ${String(error)}`;
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _selectionChanged = new Signal<this, void>(this);
+  private _generation = 0;
+  private _timer: number | null = null;
+}

@@ -1,0 +1,211 @@
+/**
+ * Public types, command ids and constants of the labtrack lab extension.
+ *
+ * The interfaces mirror the tracking server's REST API (docs/api.md); only the fields the
+ * frontend reads are typed.
+ */
+
+/** The id of the main plugin; settings live under this id too. */
+export const PLUGIN_ID = 'labtrack:plugin';
+
+/** Command ids registered by the extension (all are in the command palette). */
+export namespace CommandIDs {
+  export const openSidebar = 'labtrack:open-sidebar';
+  export const refresh = 'labtrack:refresh';
+  export const openTask = 'labtrack:open-task';
+  export const compareSelected = 'labtrack:compare-selected';
+  export const clearSelection = 'labtrack:clear-selection';
+  export const trackNotebook = 'labtrack:track-notebook';
+}
+
+/** Task status values as the server reports them. */
+export type TaskStatus =
+  | 'created'
+  | 'queued'
+  | 'in_progress'
+  | 'completed'
+  | 'failed'
+  | 'stopped'
+  | 'published';
+
+export const TASK_STATUSES: TaskStatus[] = [
+  'created',
+  'queued',
+  'in_progress',
+  'completed',
+  'failed',
+  'stopped',
+  'published'
+];
+
+/** A page of any list endpoint. */
+export interface IPage<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface IProject {
+  id: string;
+  name: string;
+  description: string;
+  created: string;
+  task_count: number;
+}
+
+/** last/min/max of one metric variant, kept by the server on ingest. */
+export interface IMetricSummary {
+  last: number | null;
+  min: number | null;
+  max: number | null;
+  last_iteration: number;
+  count: number;
+}
+
+export interface IHyperParam {
+  value: string;
+  type: string;
+  description: string;
+}
+
+export interface IScript {
+  repository: string;
+  branch: string;
+  commit: string;
+  diff: string;
+  entry_point: string;
+  working_dir: string;
+  argv: string[];
+  requirements: string;
+  notebook: INotebookSnapshot | null;
+  notebook_path: string;
+}
+
+/** The subset of an nbformat v4 document that the code view renders. */
+export interface INotebookSnapshot {
+  cells?: Array<{ cell_type: string; source: string | string[] }>;
+  [key: string]: unknown;
+}
+
+export interface IRuntime {
+  hostname: string;
+  python: string;
+  os: string;
+  cpu_count: number;
+  memory_gb: number;
+  gpus: unknown[];
+}
+
+export interface ITask {
+  id: string;
+  project_id: string;
+  project_name: string;
+  name: string;
+  type: string;
+  status: TaskStatus;
+  status_reason: string;
+  status_message: string;
+  tags: string[];
+  comment: string;
+  user: string;
+  created: string;
+  started: string | null;
+  last_update: string | null;
+  completed: string | null;
+  last_iteration: number | null;
+  last_metrics: Record<string, Record<string, IMetricSummary>>;
+  hyperparams: Record<string, Record<string, IHyperParam>>;
+  configuration?: Record<string, { value: string; content_type: string }>;
+  script?: IScript;
+  runtime?: IRuntime;
+}
+
+export interface IMetricInfo {
+  metric: string;
+  variant: string;
+  count: number;
+  last: number | null;
+  min: number | null;
+  max: number | null;
+  last_iteration: number;
+}
+
+/** A scalar series, raw or downsampled (then min/max/count are present). */
+export interface IScalarSeries {
+  task_id?: string;
+  metric: string;
+  variant: string;
+  iterations: number[];
+  values: Array<number | null>;
+  min?: Array<number | null>;
+  max?: Array<number | null>;
+  count?: number[];
+  buckets?: number;
+  next_cursor?: string | null;
+}
+
+export interface IConsoleLine {
+  seq: number;
+  time: string;
+  stream: string;
+  text: string;
+}
+
+export interface IPlotEvent {
+  seq: number;
+  metric: string;
+  variant: string;
+  iteration: number;
+  figure: { data?: unknown[]; layout?: Record<string, unknown> };
+}
+
+export interface ITableEvent {
+  seq: number;
+  metric: string;
+  variant: string;
+  iteration: number;
+  columns: string[];
+  rows: unknown[][];
+}
+
+export interface IArtifact {
+  key: string;
+  type: string;
+  uri: string;
+  filename: string;
+  size: number | null;
+  sha256: string;
+  preview: string;
+  metadata: Record<string, unknown>;
+  created: string;
+  external: boolean;
+}
+
+/** `GET /labtrack/config` from the server extension. */
+export interface ILabtrackConfig {
+  connected: boolean;
+  server_url: string;
+  embedded: boolean;
+  default_project: string;
+  version: string;
+}
+
+/** `POST /labtrack/notebooks/track` response. */
+export interface ITrackResponse {
+  task_id: string;
+  project_id: string;
+  task: ITask;
+  attach_code: string;
+}
+
+/** The user's settings (schema/plugin.json). */
+export interface ILabtrackSettings {
+  refreshInterval: number;
+  defaultProject: string;
+  chartBuckets: number;
+}
+
+export const DEFAULT_SETTINGS: ILabtrackSettings = {
+  refreshInterval: 5,
+  defaultProject: '',
+  chartBuckets: 600
+};
