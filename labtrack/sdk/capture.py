@@ -44,9 +44,13 @@ def entry_point() -> tuple[str, Path]:
     return "", Path.cwd()
 
 
-def capture_script() -> dict[str, Any]:
-    """Repository (without credentials), branch, commit, uncommitted diff, entry point, argv."""
-    script, folder = entry_point()
+def capture_script(entry: tuple[str, Path] | None = None) -> dict[str, Any]:
+    """Repository (without credentials), branch, commit, uncommitted diff, entry point, argv.
+
+    `entry` is `entry_point()` taken on the main thread: CPython removes `__main__.__file__`
+    once the script body has finished, which a background capture may outlive.
+    """
+    script, folder = entry or entry_point()
     info: dict[str, Any] = {"entry_point": script, "working_dir": str(Path.cwd()), "argv": list(sys.argv[1:])}
     root = _git(["rev-parse", "--show-toplevel"], folder)
     if root:

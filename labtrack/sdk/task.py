@@ -234,15 +234,16 @@ class Task:
             self._monitor.start()
         if code or packages:
             # git and the package list take a few hundred ms: never on the caller's thread.
-            self._capture_thread = threading.Thread(target=self._capture_environment, args=(code, packages),
+            self._capture_thread = threading.Thread(target=self._capture_environment,
+                                                    args=(code, packages, capture.entry_point()),
                                                     name="labtrack-capture", daemon=True)
             self._capture_thread.start()
 
-    def _capture_environment(self, code: bool, packages: bool) -> None:
+    def _capture_environment(self, code: bool, packages: bool, entry: tuple[str, Path]) -> None:
         try:
             body: dict[str, Any] = {"runtime": capture.capture_runtime()}
             if code or packages:
-                script = capture.capture_script() if code else {}
+                script = capture.capture_script(entry) if code else {}
                 if packages:
                     script["requirements"] = capture.frozen_requirements()
                 body["script"] = script

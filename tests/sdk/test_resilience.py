@@ -62,7 +62,7 @@ with open(sys.argv[1], "w") as progress:
 """
     proc = scripts.start(code, args=[str(progress)], LABTRACK_FLUSH_INTERVAL="0.5")
     task_id = task_id_from(proc.stdout.readline())
-    wait_for(lambda: (scripts.get(f"/tasks/{task_id}")["last_iteration"] or 0) > 300, what="points to arrive")
+    wait_for(lambda: (scripts.get(f"/tasks/{task_id}")["last_iteration"] or 0) > 800, what="points to arrive")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
     killed_at = time.time()

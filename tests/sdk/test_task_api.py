@@ -73,7 +73,8 @@ scalars = task.get_reported_scalars()
 assert scalars["loss"]["train"]["x"] == list(range(2001)), scalars["loss"]["train"]["x"][:5]
 assert scalars["loss"]["train"]["y"][:3] == [1.0, 0.5, 1.0 / 3] and scalars["loss"]["train"]["y"][2000] is None
 assert scalars["loss"]["val"]["y"][1999] == 2.0 / 2000
-assert len(seen) == 4001
+loss_seen = [s for s in seen if s[0] == "loss"]
+assert len(loss_seen) == 4001 and loss_seen[0] == ("loss", "train", 0, 1.0)
 
 p = task.get_parameters()
 assert p["General/float"] == 0.1 + 0.2 and type(p["General/int"]) is int and p["General/bool"] is False
@@ -129,7 +130,8 @@ def test_script_reports_everything_and_reads_it_back(scripts) -> None:
     arts = {a["key"]: a for a in scripts.get(f"/tasks/{task_id}/artifacts")["items"]}
     assert set(arts) == {"dict", "file", "folder", "frame", "array", "image", "object"}
     assert all(a["preview"] for a in arts.values())
-    assert task["last_metrics"]["loss"]["train"]["last_iteration"] == 2000
+    assert task["last_metrics"]["loss"]["val"]["last_iteration"] == 1999
+    assert task["last_metrics"]["loss"]["val"]["last"] == 2.0 / 2000
 
 
 def test_git_capture_strips_credentials(scripts, tmp_path) -> None:
