@@ -10,7 +10,9 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Unicode, default
 
 from labtrack import paths
-from labtrack.server_ext.connection import TrackingApi, TrackingConnection, redact
+from labtrack.server_ext.connection import (
+    TrackingApi, TrackingConnection, answers_health, is_loopback, redact, url_without_credentials,
+)
 
 
 class LabtrackApp(ExtensionApp):
@@ -43,7 +45,8 @@ class LabtrackApp(ExtensionApp):
 
     @default("api_url")
     def _default_api_url(self) -> str:
-        return os.environ.get("LABTRACK_API_URL") or str(paths.read_config().get("api_url") or "")
+        # config.json's api_url is consulted in _connect: a dead loopback one is a stale embedded address.
+        return os.environ.get("LABTRACK_API_URL", "")
 
     @default("api_key")
     def _default_api_key(self) -> str:
@@ -75,6 +78,14 @@ class LabtrackApp(ExtensionApp):
     def _connect(self) -> TrackingConnection:
         if self.api_url:
             return TrackingConnection(url=self.api_url.rstrip("/"), api_key=self.api_key)
+        file_url = str(paths.read_config().get("api_url") or "").rstrip("/")
+        if file_url:
+            if not self.start_embedded or not is_loopback(file_url) or answers_health(file_url):
+                return TrackingConnection(url=file_url, api_key=self.api_key)
+            # The embedded server records its address in config.json; once it is stopped that
+            # address is stale, and starting a fresh embedded server is what the user wants.
+            self.log.info("labtrack: %s (from %s) does not answer; starting the embedded server",
+                          url_without_credentials(file_url), paths.config_file())
         if not self.start_embedded:
             return TrackingConnection(
                 problem="no tracking server is configured: set LABTRACK_API_URL or c.LabtrackApp.api_url"

@@ -38,7 +38,8 @@ def redact(text: str, *secrets: str) -> str:
     return text
 
 
-def _is_loopback(url: str) -> bool:
+def is_loopback(url: str) -> bool:
+    """Whether `url` points at this machine (localhost or a loopback address)."""
     host = urlsplit(url).hostname or ""
     if host == "localhost":
         return True
@@ -46,6 +47,15 @@ def _is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def answers_health(url: str, timeout: float = 2.0) -> bool:
+    """Whether a labtrack server answers `GET /api/v1/health` at `url` (a blocking start-up check)."""
+    try:
+        response = httpx.get(url.rstrip("/") + API_PREFIX + "/health", timeout=timeout, trust_env=not is_loopback(url))
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
 
 
 @dataclass
@@ -81,7 +91,7 @@ class TrackingConnection:
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
             # An HTTP(S)_PROXY meant for the internet must not capture the local embedded server.
-            trust_env=not _is_loopback(self.url),
+            trust_env=not is_loopback(self.url),
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
         )
 

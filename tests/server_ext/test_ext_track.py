@@ -1,0 +1,138 @@
+"""Track and snapshot: the saved notebook's exact cells and the kernel's packages land in a task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import requests
+
+
+def write_notebook(path: Path, sources: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """A notebook with the given (cell_type, source) cells, saved at `path` with outputs."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for cell_type, source in sources:
+        if cell_type == "code":
+            cell = nbformat.v4.new_code_cell(source, execution_count=3)
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a big output\n" * 10)]
+        else:
+            cell = nbformat.v4.new_markdown_cell(source)
+        nb.cells.append(cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return nb
+
+
+CELLS = [
+    ("markdown", "# Training ✓\nwith *ünïcode* and trailing spaces  "),
+    ("code", "import math\nlr = 0.01  # tuned\n\n\nprint(math.pi)"),
+    ("code", ""),
+    ("code", "for i in range(3):\n\tprint(i)\n"),
+]
+
+
+@pytest.fixture
+def jupyter(jupyter_factory, tracking_server):
+    return jupyter_factory(env=tracking_server.env)
+
+
+def post(jupyter, route: str, body: object) -> requests.Response:
+    return requests.post(jupyter.url(f"labtrack/notebooks/{route}"), json=body, headers=jupyter.headers, timeout=60)
+
+
+def server_task(tracking_server, task_id: str) -> dict:
+    response = requests.get(f"{tracking_server.api}/tasks/{task_id}", headers=tracking_server.headers, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def cells_of(notebook: dict) -> list[tuple[str, str]]:
+    return [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"]) for c in notebook["cells"]]
+
+
+def test_track_creates_then_reuses_the_task_with_the_exact_cells(jupyter, tracking_server) -> None:
+    write_notebook(jupyter.root_dir / "experiments" / "train model.ipynb", CELLS)
+    tracked = post(jupyter, "track", {"path": "experiments/train model.ipynb"})
+    assert tracked.status_code == 200, tracked.text
+    result = tracked.json()
+    task_id = result["task_id"]
+    assert result["attach_code"] == f"import labtrack; labtrack.Task.init(continue_last_task='{task_id}')"
+    assert result["task"]["id"] == task_id and result["project_id"] == result["task"]["project_id"]
+    assert tracking_server.api_key not in tracked.text
+
+    task = server_task(tracking_server, task_id)
+    assert task["name"] == "train model" and task["project_name"] == "notebooks"
+    script = task["script"]
+    assert script["notebook_path"] == "experiments/train model.ipynb"
+    assert script["entry_point"] == "train model.ipynb" and script["working_dir"] == "experiments"
+    snapshot = script["notebook"]
+    assert cells_of(snapshot) == CELLS  # exactly the saved sources, in order
+    assert snapshot["nbformat"] == 4 and snapshot["metadata"]["kernelspec"]["name"] == "python3"
+    assert all(c.get("outputs", []) == [] for c in snapshot["cells"])  # outputs are not snapshotted
+    nbformat.validate(nbformat.from_dict(snapshot))
+    # The package list is the kernel environment's (here the same venv): pinned names.
+    requirements = script["requirements"].splitlines()
+    assert any(line.startswith("nbformat==") for line in requirements)
+    assert all("==" in line for line in requirements)
+
+    # Track again with the id the frontend keeps in the notebook metadata: same task, new cells.
+    write_notebook(jupyter.root_dir / "experiments" / "train model.ipynb", [*CELLS, ("code", "print('added')")])
+    again = post(jupyter, "track", {"path": "experiments/train model.ipynb", "task_id": task_id})
+    assert again.status_code == 200 and again.json()["task_id"] == task_id
+    assert cells_of(server_task(tracking_server, task_id)["script"]["notebook"])[-1] == ("code", "print('added')")
+
+    # Save → snapshot refresh.
+    write_notebook(jupyter.root_dir / "experiments" / "train model.ipynb", CELLS[:2])
+    refreshed = post(jupyter, "snapshot", {"path": "experiments/train model.ipynb", "task_id": task_id})
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["task_id"] == task_id
+    assert cells_of(server_task(tracking_server, task_id)["script"]["notebook"]) == CELLS[:2]
+
+    tasks = requests.get(f"{tracking_server.api}/tasks", headers=tracking_server.headers, timeout=10).json()["items"]
+    assert [t["id"] for t in tasks] == [task_id]  # reused, never duplicated
+
+
+def test_track_with_project_name_and_a_stale_task_id(jupyter, tracking_server) -> None:
+    write_notebook(jupyter.root_dir / "a.ipynb", CELLS[:1])
+    gone = "f" * 32  # e.g. the task was deleted on the server: a new one is created
+    tracked = post(jupyter, "track", {"path": "a.ipynb", "task_id": gone, "project": "team/vision", "name": "baseline"})
+    assert tracked.status_code == 200, tracked.text
+    task = server_task(tracking_server, tracked.json()["task_id"])
+    assert task["id"] != gone and task["project_name"] == "team/vision" and task["name"] == "baseline"
+
+
+def test_track_default_project_is_configurable(jupyter_factory, tracking_server) -> None:
+    jupyter = jupyter_factory(env=tracking_server.env, extra_args=["--LabtrackApp.default_project=lab/notebooks"])
+    write_notebook(jupyter.root_dir / "b.ipynb", CELLS[:1])
+    config = requests.get(jupyter.url("labtrack/config"), headers=jupyter.headers, timeout=10).json()
+    assert config["default_project"] == "lab/notebooks"
+    tracked = post(jupyter, "track", {"path": "b.ipynb"})
+    assert server_task(tracking_server, tracked.json()["task_id"])["project_name"] == "lab/notebooks"
+
+
+BAD_REQUESTS = [
+    ("track", {}, 422, "invalid", "'path'"),
+    ("track", {"path": "missing.ipynb"}, 404, "not_found", "Save the notebook"),
+    ("track", {"path": "notes.txt"}, 422, "invalid", "not a notebook"),
+    ("track", {"path": "broken.ipynb"}, 422, "invalid", "could not be read"),
+    ("track", {"path": "ok.ipynb", "task_id": "nope"}, 422, "invalid", "32 lowercase hex"),
+    ("track", {"path": "ok.ipynb", "extra": 1}, 422, "invalid", "Unknown fields"),
+    ("track", [1, 2], 400, "bad_request", "JSON object"),
+    ("snapshot", {"path": "ok.ipynb"}, 422, "invalid", "track the notebook first"),
+    ("snapshot", {"path": "ok.ipynb", "task_id": "e" * 32}, 404, "not_found", ""),
+]
+
+
+def test_bad_requests_get_messages_not_tracebacks(jupyter) -> None:
+    write_notebook(jupyter.root_dir / "ok.ipynb", CELLS[:1])
+    (jupyter.root_dir / "broken.ipynb").write_text("{not json")
+    (jupyter.root_dir / "notes.txt").write_text("hi")
+    for route, body, status, code, words in BAD_REQUESTS:
+        response = post(jupyter, route, body)
+        assert response.status_code == status, (body, response.text)
+        error = response.json()["error"]
+        assert error["code"] == code and words in error["message"], (body, error)
+    invalid_json = requests.post(jupyter.url("labtrack/notebooks/track"), data=b"{", headers=jupyter.headers, timeout=10)
+    assert invalid_json.status_code == 400 and "not valid JSON" in invalid_json.json()["error"]["message"]
