@@ -1,0 +1,112 @@
+"""Artifacts (`/tasks/{id}/artifacts`) and media (`/tasks/{id}/media`): streamed in and out."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import IO, Iterator
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from labtrack.server.api.common import ERRORS, Services, services, with_times
+from labtrack.server.api.schemas import Artifact, ArtifactList, ArtifactPatch, ArtifactRegister, MediaStored
+
+router = APIRouter(tags=["artifacts"], responses=ERRORS)
+_RAW_BODY = {
+    "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+}
+_BYTES = {200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+def _declared(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    return int(value) if value and value.isdigit() else None
+
+
+def _iter_file(handle: IO[bytes]) -> Iterator[bytes]:
+    try:
+        while chunk := handle.read(1024 * 1024):
+            yield chunk
+    finally:
+        handle.close()
+
+
+@router.put("/tasks/{task_id}/artifacts/{key}", response_model=Artifact, status_code=201, openapi_extra=_RAW_BODY)
+async def upload_artifact(
+    task_id: str,
+    key: str,
+    request: Request,
+    type: str = Query("", max_length=100),
+    filename: str = Query("", max_length=1000),
+    svc: Services = Depends(services),
+) -> dict:
+    """Upload bytes (streamed; sha256 and size recorded); re-uploading a key replaces it."""
+    artifact = await svc.artifacts.upload(
+        task_id, key, request.stream(), type_=type, filename=filename, declared_size=_declared(request)
+    )
+    return with_times(artifact, ("created",))
+
+
+@router.post("/tasks/{task_id}/artifacts", response_model=Artifact, status_code=201)
+def register_artifact(task_id: str, body: ArtifactRegister, svc: Services = Depends(services)) -> dict:
+    """Register an artifact that lives at an external URI (nothing is uploaded)."""
+    return with_times(svc.artifacts.register(task_id, body.model_dump()), ("created",))
+
+
+@router.get("/tasks/{task_id}/artifacts", response_model=ArtifactList)
+def list_artifacts(
+    task_id: str, limit: int = Query(100, ge=1, le=1000), cursor: str | None = None, svc: Services = Depends(services)
+) -> dict:
+    """A task's artifacts by key."""
+    items, next_cursor = svc.artifacts.list(task_id, limit, cursor)
+    return {"items": [with_times(a, ("created",)) for a in items], "next_cursor": next_cursor}
+
+
+@router.get("/tasks/{task_id}/artifacts/{key}", response_model=Artifact)
+def get_artifact(task_id: str, key: str, svc: Services = Depends(services)) -> dict:
+    """One artifact's record."""
+    return with_times(svc.artifacts.get(task_id, key), ("created",))
+
+
+@router.patch("/tasks/{task_id}/artifacts/{key}", response_model=Artifact)
+def patch_artifact(task_id: str, key: str, body: ArtifactPatch, svc: Services = Depends(services)) -> dict:
+    """Change an artifact's preview or metadata."""
+    return with_times(svc.artifacts.patch(task_id, key, body.preview, body.metadata), ("created",))
+
+
+@router.get("/tasks/{task_id}/artifacts/{key}/content", responses=_BYTES, response_class=StreamingResponse)
+async def download_artifact(task_id: str, key: str, svc: Services = Depends(services)) -> StreamingResponse:
+    """The artifact's bytes, streamed (409 for an external URI)."""
+    artifact, handle = await run_in_threadpool(svc.artifacts.open_content, task_id, key)
+    filename = artifact["filename"] or key
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}"}
+    if artifact["size"] is not None:
+        headers["Content-Length"] = str(artifact["size"])
+    if artifact["sha256"]:
+        headers["X-Labtrack-Sha256"] = artifact["sha256"]
+    return StreamingResponse(_iter_file(handle), media_type="application/octet-stream", headers=headers)
+
+
+@router.delete("/tasks/{task_id}/artifacts/{key}", status_code=204, response_class=Response)
+def delete_artifact(task_id: str, key: str, svc: Services = Depends(services)) -> Response:
+    """Delete an artifact and its stored bytes."""
+    svc.artifacts.delete(task_id, key)
+    return Response(status_code=204)
+
+
+@router.post("/tasks/{task_id}/media", response_model=MediaStored, status_code=201, openapi_extra=_RAW_BODY)
+async def upload_media(
+    task_id: str, request: Request, filename: str = Query("", max_length=1000), svc: Services = Depends(services)
+) -> dict:
+    """Store an image for an image event; returns `{"uri": "media/<sha256>.<ext>"}`."""
+    return await svc.artifacts.upload_media(task_id, filename, request.stream(), _declared(request))
+
+
+@router.get("/tasks/{task_id}/media/{name}", responses=_BYTES, response_class=StreamingResponse)
+async def get_media(task_id: str, name: str, svc: Services = Depends(services)) -> StreamingResponse:
+    """A stored media file."""
+    handle = await run_in_threadpool(svc.artifacts.open_media, task_id, name)
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return StreamingResponse(_iter_file(handle), media_type=media_type, headers={"Cache-Control": "private, max-age=86400"})

@@ -1,0 +1,160 @@
+"""Event ingest (`POST /tasks/{id}/events`) and reads: metrics, series, comparison, console, media events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from labtrack.server.api.common import ERRORS, OrjsonResponse, Services, services
+from labtrack.server.api.schemas import ConsoleList, EventBatchResult, MediaEventList, MetricList, Series, SeriesList
+from labtrack.server.errors import Invalid, TooLarge
+from labtrack.server.services.ingest import parse_body
+
+router = APIRouter(tags=["events"], responses=ERRORS)
+
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"type": "string", "enum": ["scalar", "scalars", "console", "plot", "table", "image"]},
+        "metric": {"type": "string"}, "variant": {"type": "string"},
+        "iteration": {"type": "integer", "minimum": 0}, "value": {"type": ["number", "string", "null"]},
+        "iterations": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "values": {"type": "array", "items": {"type": ["number", "string", "null"]}},
+        "times": {"type": "array", "items": {"type": "number"}},
+        "time": {"type": "number"}, "text": {"type": "string"},
+        "stream": {"type": "string", "enum": ["stdout", "stderr"]},
+        "figure": {"type": "object"}, "columns": {"type": "array", "items": {"type": "string"}},
+        "rows": {"type": "array", "items": {"type": "array"}}, "uri": {"type": "string"},
+    },
+}
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["events"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "batch_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                                "events": {"type": "array", "items": _EVENT_SCHEMA},
+                            },
+                        },
+                        {"type": "array", "items": _EVENT_SCHEMA},
+                    ]
+                }
+            },
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+async def read_body_limited(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) anything over `limit` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"The body is larger than {limit} bytes: split the batch.", {"max_bytes": limit})
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"The body is larger than {limit} bytes: split the batch.", {"max_bytes": limit})
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+@router.post("/tasks/{task_id}/events", response_model=EventBatchResult, openapi_extra=_BATCH_BODY)
+async def post_events(task_id: str, request: Request, svc: Services = Depends(services)) -> OrjsonResponse:
+    """Store a batch of events atomically; a repeated batch id is acknowledged and not stored again."""
+    body = await read_body_limited(request, svc.settings.max_body_bytes)
+    content_type = request.headers.get("content-type", "application/json").lower()
+    idempotency_key = request.headers.get("idempotency-key")
+
+    def work() -> dict[str, Any]:
+        batch_id, raw = parse_body(body, content_type, idempotency_key)
+        return svc.events.ingest(task_id, batch_id, raw)
+
+    return OrjsonResponse(await run_in_threadpool(work))
+
+
+@router.get("/tasks/{task_id}/metrics", response_model=MetricList)
+def list_metrics(task_id: str, svc: Services = Depends(services)) -> OrjsonResponse:
+    """The metric/variant pairs of a task with last/min/max/count."""
+    return OrjsonResponse({"items": svc.events.metrics(task_id)})
+
+
+@router.get("/tasks/{task_id}/scalars", response_model=Series)
+def get_series(
+    task_id: str,
+    metric: str = Query(..., min_length=1, max_length=500),
+    variant: str = Query("", max_length=500),
+    start: int | None = Query(None, ge=0, description="first iteration (inclusive)"),
+    end: int | None = Query(None, ge=0, description="last iteration (inclusive)"),
+    limit: int = Query(10_000, ge=1, le=100_000),
+    cursor: str | None = None,
+    buckets: int | None = Query(None, ge=1, le=10_000, description="downsample into N buckets (min/max/last)"),
+    svc: Services = Depends(services),
+) -> OrjsonResponse:
+    """One series: raw by iteration range (paged), or downsampled into `buckets`."""
+    return OrjsonResponse(
+        svc.events.series(task_id, metric, variant, start=start, end=end, limit=limit, cursor=cursor, buckets=buckets)
+    )
+
+
+@router.get("/scalars", response_model=SeriesList)
+def compare_series(
+    task_ids: str = Query(..., description="comma list of up to 100 task ids"),
+    metric: str = Query(..., min_length=1, max_length=500),
+    variant: str | None = Query(None, max_length=500, description="omit for every variant"),
+    start: int | None = Query(None, ge=0),
+    end: int | None = Query(None, ge=0),
+    limit: int = Query(10_000, ge=1, le=100_000),
+    buckets: int | None = Query(None, ge=1, le=10_000),
+    svc: Services = Depends(services),
+) -> OrjsonResponse:
+    """One metric for many tasks (for comparison charts)."""
+    ids = [t.strip() for t in task_ids.split(",") if t.strip()]
+    if len(set(ids)) != len(ids):
+        raise Invalid("task_ids lists a task twice.", [{"loc": ["query", "task_ids"], "msg": "duplicate"}])
+    items = svc.events.compare(ids, metric, variant, start=start, end=end, limit=limit, buckets=buckets)
+    return OrjsonResponse({"items": items})
+
+
+@router.get("/tasks/{task_id}/console", response_model=ConsoleList)
+def get_console(
+    task_id: str,
+    tail: int | None = Query(None, ge=1, le=10_000, description="the last N lines"),
+    after: int | None = Query(None, ge=0, description="lines after this seq"),
+    limit: int = Query(1000, ge=1, le=10_000),
+    svc: Services = Depends(services),
+) -> OrjsonResponse:
+    """Console output in seq order: the tail, or a page after a seq."""
+    items, next_cursor = svc.events.console(task_id, tail=tail, after=after, limit=limit)
+    return OrjsonResponse({"items": items, "next_cursor": next_cursor})
+
+
+def _media_route(kind: str, path: str) -> None:
+    def endpoint(
+        task_id: str,
+        metric: str | None = Query(None, max_length=500),
+        after: int | None = Query(None, ge=0),
+        limit: int = Query(100, ge=1, le=1000),
+        svc: Services = Depends(services),
+    ) -> OrjsonResponse:
+        items, next_cursor = svc.events.media_events(task_id, kind, metric=metric, after=after, limit=limit)
+        return OrjsonResponse({"items": items, "next_cursor": next_cursor})
+
+    endpoint.__name__ = f"list_{path}"
+    endpoint.__doc__ = f"The task's {path} events in seq order."
+    router.add_api_route(f"/tasks/{{task_id}}/{path}", endpoint, methods=["GET"], response_model=MediaEventList)
+
+
+for _kind, _path in (("plot", "plots"), ("table", "tables"), ("image", "images")):
+    _media_route(_kind, _path)

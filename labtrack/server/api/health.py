@@ -1,0 +1,16 @@
+"""`GET /health`: the one endpoint without auth."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from labtrack import __version__
+from labtrack.server.api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health)
+def health() -> dict[str, str]:
+    """Liveness: answers without touching the database."""
+    return {"status": "ok", "version": __version__}

@@ -1,0 +1,149 @@
+"""The ASGI app factory: `create_app(settings)` wires store, storage, services and routers (no globals)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, AsyncIterator
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from labtrack import __version__
+from labtrack.server.api import artifacts as artifacts_api
+from labtrack.server.api import events as events_api
+from labtrack.server.api import health as health_api
+from labtrack.server.api import keys as keys_api
+from labtrack.server.api import projects as projects_api
+from labtrack.server.api import tasks as tasks_api
+from labtrack.server.api.common import OrjsonResponse, Services, current_user
+from labtrack.server.auth import KeyService
+from labtrack.server.errors import LabtrackError
+from labtrack.server.services.artifacts import ArtifactService
+from labtrack.server.services.events import EventService
+from labtrack.server.services.projects import ProjectService
+from labtrack.server.services.tasks import TaskService
+from labtrack.server.settings import Settings
+from labtrack.server.storage import FsspecStorage
+from labtrack.server.store.db import Database, upgrade
+
+log = logging.getLogger("labtrack.server")
+API_PREFIX = "/api/v1"
+
+
+def build_services(settings: Settings) -> Services:
+    """Open the store and storage and build the services (migrating first when configured)."""
+    db = Database(settings.db_url)
+    if settings.migrate_on_start:
+        upgrade(db)
+    storage = FsspecStorage(settings.artifacts_url)
+    keys = KeyService(db)
+    if settings.bootstrap_key:
+        keys.ensure(settings.bootstrap_key, settings.bootstrap_user, "bootstrap key")
+    projects = ProjectService(db)
+    artifacts = ArtifactService(db, storage, settings.max_artifact_bytes)
+    tasks = TaskService(db, projects, on_delete=artifacts.delete_task_files)
+    events = EventService(db, settings.max_batch_points)
+    return Services(settings=settings, db=db, keys=keys, projects=projects, tasks=tasks, events=events, artifacts=artifacts)
+
+
+def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> OrjsonResponse:
+    return OrjsonResponse(
+        {"error": {"code": code, "message": message, "details": details or {}}}, status_code=status, headers=headers
+    )
+
+
+def _loc_text(loc: Any) -> str:
+    return ".".join(str(part) for part in loc) if isinstance(loc, (list, tuple)) else str(loc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error, whoever raises it, leaves in the one JSON shape."""
+
+    @app.exception_handler(LabtrackError)
+    async def domain_error(_request: Request, exc: LabtrackError) -> OrjsonResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _error(exc.status, exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> OrjsonResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return _error(400, "bad_request", "The body is not valid JSON.", {"errors": errors})
+        first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+        message = f"{_loc_text(first['loc'])}: {first['msg']}"
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem(s), see details.errors)"
+        return _error(422, "invalid", message, {"errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
+        if exc.status_code == 404:
+            return _error(404, "not_found", f"No endpoint {request.url.path}: see {API_PREFIX}/openapi.json.")
+        if exc.status_code == 405:
+            return _error(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}.",
+                          headers=dict(exc.headers or {}))
+        code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 413: "too_large"}.get(exc.status_code, "error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> OrjsonResponse:
+        log.exception("unhandled error")
+        return _error(500, "internal", "The server hit a bug; the log has the details.")
+
+
+async def _watchdog(services: Services) -> None:
+    """Mark silent in-progress tasks failed ('lost contact'), checking a few times per timeout."""
+    timeout = services.settings.lost_contact_timeout
+    interval = min(max(timeout / 4, 0.2), 30.0)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            count = await run_in_threadpool(services.tasks.fail_silent_tasks, timeout)
+            if count:
+                log.info("marked %d silent task(s) failed (lost contact)", count)
+        except Exception:  # keep watching; the next sweep may succeed
+            log.exception("lost-contact sweep failed")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the tracking server's ASGI app for the given settings."""
+    settings = settings or Settings()
+    svc = build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        watcher = asyncio.create_task(_watchdog(svc)) if settings.watchdog else None
+        try:
+            yield
+        finally:
+            if watcher:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            svc.db.dispose()
+
+    app = FastAPI(
+        title="labtrack tracking server",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        default_response_class=OrjsonResponse,
+        lifespan=lifespan,
+    )
+    app.state.services = svc
+    install_error_handlers(app)
+    app.include_router(health_api.router, prefix=API_PREFIX)
+    secured = [Depends(current_user)]
+    for module in (keys_api, projects_api, tasks_api, events_api, artifacts_api):
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=secured)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn worker processes: settings come from the environment."""
+    return create_app(Settings.from_env(migrate_on_start=False))

@@ -1,0 +1,192 @@
+"""The per-user embedded server: find a healthy one or start one, detached, with no set-up.
+
+`ensure_embedded_server()` is what the SDK and the Jupyter extension call when nothing else is
+configured. State lives in `data_dir()/server.json` (0600): url, pid and the API key; the key is
+also written to the user's config file so every client finds it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from labtrack import paths
+
+STATE_FILE = "server.json"
+LOCK_FILE = "server.lock"
+LOG_FILE = "server.log"
+
+
+@dataclass
+class EmbeddedServer:
+    """A running embedded server: where it is, the key it accepts, and whether we started it."""
+
+    url: str
+    api_key: str
+    pid: int
+    started: bool
+
+    @property
+    def api(self) -> str:
+        """The API base URL (`…/api/v1`)."""
+        return f"{self.url}/api/v1"
+
+
+def _state_path() -> Path:
+    return paths.data_dir() / STATE_FILE
+
+
+def _read_state() -> dict:
+    try:
+        return json.loads(_state_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_state(state: dict) -> None:
+    path = _state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(state, fh)
+    os.replace(tmp, path)
+
+
+@contextmanager
+def _locked(timeout: float) -> Iterator[None]:
+    """An exclusive file lock, so two callers never start two servers."""
+    path = paths.data_dir() / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"another process holds {path} for more than {timeout:.0f}s") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _healthy(url: str, api_key: str, timeout: float = 2.0) -> bool:
+    """Whether a labtrack server answers at `url` and accepts `api_key`."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/health", timeout=timeout) as resp:
+            if resp.status != 200 or json.loads(resp.read()).get("status") != "ok":
+                return False
+        request = urllib.request.Request(f"{url}/api/v1/projects?limit=1", headers={"Authorization": f"Bearer {api_key}"})
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return resp.status == 200
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(api_key: str, timeout: float) -> EmbeddedServer:
+    data = paths.data_dir()
+    data.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, LABTRACK_SERVER_BOOTSTRAP_KEY=api_key)
+    cmd = [
+        sys.executable, "-m", "labtrack", "server", "--host", "127.0.0.1", "--port", str(port),
+        "--db", f"sqlite:///{data / 'labtrack.db'}", "--artifacts", str(data / "artifacts"),
+    ]
+    with open(data / LOG_FILE, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the embedded labtrack server exited with {proc.returncode}; see {data / LOG_FILE}")
+        if _healthy(url, api_key, timeout=1.0):
+            return EmbeddedServer(url=url, api_key=api_key, pid=proc.pid, started=True)
+        time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError(f"the embedded labtrack server did not answer within {timeout:.0f}s; see {data / LOG_FILE}")
+
+
+def ensure_embedded_server(timeout: float = 60.0) -> EmbeddedServer:
+    """Find the user's healthy embedded server or start one (detached); returns where it is and its key.
+
+    Raises:
+        RuntimeError: the server could not be started (the message names its log file).
+        TimeoutError: another process held the start-up lock for longer than `timeout`.
+    """
+    with _locked(timeout):
+        state = _read_state()
+        url, key, pid = state.get("url"), state.get("api_key"), state.get("pid")
+        if url and key and pid and _pid_alive(int(pid)) and _healthy(url, key):
+            server = EmbeddedServer(url=url, api_key=key, pid=int(pid), started=False)
+        else:
+            # Keep the key across restarts: the database already accepts it.
+            from labtrack.server.auth import generate_key
+
+            server = _start(key or generate_key(), timeout)
+            _write_state({"url": server.url, "api_key": server.api_key, "pid": server.pid})
+        config = paths.read_config()
+        if config.get("api_url") != server.url or config.get("api_key") != server.api_key:
+            paths.write_config({"api_url": server.url, "api_key": server.api_key})
+        return server
+
+
+def stop_embedded_server(server: EmbeddedServer, timeout: float = 15.0) -> None:
+    """Stop an embedded server this process started (does nothing when `started` is false)."""
+    if not server.started:
+        return
+    try:
+        os.kill(server.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while _pid_alive(server.pid) and time.monotonic() < deadline:
+        try:
+            # Reap it if it is our child, so it does not linger as a zombie.
+            if os.waitpid(server.pid, os.WNOHANG)[0] == server.pid:
+                break
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    else:
+        if _pid_alive(server.pid):
+            os.kill(server.pid, signal.SIGKILL)
+    state = _read_state()
+    if state.get("pid") == server.pid:
+        # Keep the key: the database accepts it, and clients configured with it keep working.
+        _write_state({"api_key": state.get("api_key", server.api_key)})

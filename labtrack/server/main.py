@@ -1,0 +1,97 @@
+"""Entry points behind the CLI: `labtrack server`, `labtrack db upgrade`, `labtrack keys create`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from labtrack.server.errors import LabtrackError
+from labtrack.server.settings import SETTINGS_ENV, Settings, default_artifacts_url, default_db_url
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from `labtrack server` flags plus the bootstrap-key environment variables."""
+    return Settings.from_env(
+        db_url=getattr(args, "db", None) or default_db_url(),
+        artifacts_url=getattr(args, "artifacts", None) or default_artifacts_url(),
+        lost_contact_timeout=float(getattr(args, "lost_contact_timeout", 600.0)),
+        max_artifact_bytes=int(getattr(args, "max_artifact_bytes", 5 * 1024**3)),
+    )
+
+
+def run_server(args: argparse.Namespace) -> int:
+    """Run the tracking server in the foreground until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from labtrack.server.app import create_app
+    from labtrack.server.store.db import Database, upgrade
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = settings_from_args(args)
+        workers = int(getattr(args, "workers", 1) or 1)
+        if workers > 1:
+            # Migrate once here; the workers build their apps from the environment.
+            db = Database(settings.db_url, pool=False)
+            upgrade(db)
+            db.dispose()
+            os.environ[SETTINGS_ENV] = settings.to_env_json()
+            uvicorn.run(
+                "labtrack.server.app:app_from_env", factory=True, host=args.host, port=args.port, workers=workers,
+                access_log=False, log_level="info", timeout_graceful_shutdown=10,
+            )
+            return 0
+        app = create_app(settings)
+    except LabtrackError as exc:
+        print(f"labtrack server: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"labtrack server: http://{args.host}:{args.port}/api/v1 (database {_safe_url(settings.db_url)})", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info", timeout_graceful_shutdown=10)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable url>"
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    """Apply pending migrations to the database and exit."""
+    from labtrack.server.store.db import Database, upgrade
+
+    url = getattr(args, "db", None) or default_db_url()
+    try:
+        db = Database(url, pool=False)
+        upgrade(db)
+        db.dispose()
+    except LabtrackError as exc:
+        print(f"labtrack db upgrade: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"database {_safe_url(url)} is up to date")
+    return 0
+
+
+def create_key(args: argparse.Namespace) -> int:
+    """Create an API key in the database and print it once."""
+    from labtrack.server.auth import KeyService
+    from labtrack.server.store.db import Database, upgrade
+
+    url = getattr(args, "db", None) or default_db_url()
+    user = getattr(args, "user", None) or Settings.from_env().bootstrap_user
+    try:
+        db = Database(url, pool=False)
+        upgrade(db)
+        created = KeyService(db).create(user, getattr(args, "description", "") or "")
+        db.dispose()
+    except LabtrackError as exc:
+        print(f"labtrack keys create: {exc.message}", file=sys.stderr)
+        return 2
+    print(created["key"])
+    print(f"(key id {created['id']} for user {user!r}; this is the only time the key is shown)", file=sys.stderr)
+    return 0

@@ -1,0 +1,245 @@
+"""Event batches in (idempotent, atomic, summaries kept current) and series/log reads out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from labtrack.server.errors import Invalid, NotFound
+from labtrack.server.services.ingest import Series, validate_events
+from labtrack.server.services.paging import decode_cursor, encode_cursor
+from labtrack.server.store import events as event_store
+from labtrack.server.store import tasks as task_store
+from labtrack.server.store.db import Database
+from labtrack.server.store.tables import BLOCK_SIZE
+from labtrack.server.util import loads, now
+
+MAX_RAW_LIMIT = 100_000
+MAX_BUCKETS = 10_000
+MAX_COMPARE_TASKS = 100
+# Downsample from rollup blocks once a bucket spans this many blocks; below it, from raw points.
+_BLOCKS_PER_BUCKET = 8
+
+
+def _batch_summary(series: Series) -> dict[str, Any]:
+    """count/min/max/last (finite values only) and iteration extremes of one batch's points."""
+    its, vals = series.iterations, series.values
+    finite = [v for v in vals if v is not None]
+    last_it: int | None = None
+    last: float | None = None
+    if finite:
+        # The newest point is the one with the highest iteration; among equals, the later one.
+        best = -1
+        for i in range(len(its) - 1, -1, -1):
+            if vals[i] is not None and (best < 0 or its[i] > its[best]):
+                best = i
+        last_it, last = its[best], vals[best]
+    return {
+        "count": len(its), "min": min(finite) if finite else None, "max": max(finite) if finite else None,
+        "last": last, "last_it": last_it, "lo": min(its), "hi": max(its),
+    }
+
+
+def _merge_summary(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {"count": (old["count"] or 0) + new["count"]}
+    merged["min"] = min((v for v in (old["min"], new["min"]) if v is not None), default=None)
+    merged["max"] = max((v for v in (old["max"], new["max"]) if v is not None), default=None)
+    if new["last"] is not None and (old["last"] is None or new["last_it"] >= (old["last_iteration"] or 0)):
+        merged["last"], merged["last_iteration"] = new["last"], new["last_it"]
+    elif old["last"] is None:
+        # No finite value yet: last_iteration still shows how far the series got.
+        merged["last"], merged["last_iteration"] = None, max(old["last_iteration"] or 0, new["hi"])
+    else:
+        merged["last"], merged["last_iteration"] = old["last"], old["last_iteration"]
+    return merged
+
+
+class EventService:
+    """Ingest and read a task's events."""
+
+    def __init__(self, db: Database, max_batch_points: int = 100_000) -> None:
+        self.db = db
+        self.max_batch_points = max_batch_points
+
+    def ingest(self, task_id: str, batch_id: str | None, raw_events: list[Any]) -> dict[str, Any]:
+        """Store a batch atomically; a batch id already stored for the task is acknowledged, not stored."""
+        received = now()
+        series, rows, _points = validate_events(raw_events, task_id=task_id, received=received, max_points=self.max_batch_points)
+        accepted = len(raw_events)
+        try:
+            with self.db.write() as conn:
+                state = task_store.status_of(conn, task_id)
+                if state is None:
+                    raise NotFound(f"Task {task_id} does not exist.")
+                if batch_id is not None:
+                    stored = event_store.find_batch(conn, task_id, batch_id)
+                    if stored is not None:
+                        return {"batch_id": batch_id, "accepted": stored, "duplicate": True, "stop_requested": state[1]}
+                    event_store.record_batch(conn, task_id, batch_id, accepted, received)
+                max_iteration = self._store_series(conn, task_id, series)
+                event_store.insert_events(conn, rows)
+                values: dict[str, Any] = {"last_update": received}
+                if max_iteration is not None:
+                    current = conn.execute(
+                        task_store.tasks.select().with_only_columns(task_store.tasks.c.last_iteration).where(task_store.tasks.c.id == task_id)
+                    ).scalar_one()
+                    if current is None or max_iteration > current:
+                        values["last_iteration"] = max_iteration
+                task_store.update_task(conn, task_id, values)
+        except IntegrityError as exc:
+            if batch_id is not None and event_store.is_unique_violation(exc):
+                # A concurrent request with the same batch id committed first.
+                return {"batch_id": batch_id, "accepted": accepted, "duplicate": True, "stop_requested": False}
+            raise
+        return {"batch_id": batch_id, "accepted": accepted, "duplicate": False, "stop_requested": state[1]}
+
+    @staticmethod
+    def _store_series(conn, task_id: str, series: dict[tuple[str, str], Series]) -> int | None:  # type: ignore[no-untyped-def]
+        if not series:
+            return None
+        existing = event_store.series_summaries(conn, task_id, series.keys())
+        points: list[tuple[int, int, float | None, float]] = []
+        touched: list[tuple[int, int, int]] = []
+        max_iteration: int | None = None
+        for key, s in series.items():
+            if not s.iterations:
+                continue
+            old = existing.get(key)
+            if old is None:
+                sid = event_store.create_series(conn, task_id, key[0], key[1])
+                old = {"id": sid, "count": 0, "min": None, "max": None, "last": None, "last_iteration": None}
+            summary = _batch_summary(s)
+            event_store.save_summary(conn, old["id"], _merge_summary(old, summary))
+            sid = old["id"]
+            points.extend(zip([sid] * len(s.iterations), s.iterations, s.values, s.times))
+            touched.append((sid, summary["lo"], summary["hi"]))
+            max_iteration = summary["hi"] if max_iteration is None else max(max_iteration, summary["hi"])
+        event_store.insert_points(conn, points)
+        for sid, lo, hi in touched:
+            event_store.refresh_blocks(conn, sid, lo, hi)
+        return max_iteration
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _require_task(self, conn, task_id: str) -> None:  # type: ignore[no-untyped-def]
+        if task_store.status_of(conn, task_id) is None:
+            raise NotFound(f"Task {task_id} does not exist.")
+
+    def metrics(self, task_id: str) -> list[dict[str, Any]]:
+        """Every metric/variant of a task with its summary."""
+        with self.db.read() as conn:
+            self._require_task(conn, task_id)
+            rows = event_store.list_series(conn, task_id)
+        return [
+            {k: r[k] for k in ("metric", "variant", "count", "last", "min", "max", "last_iteration")} for r in rows
+        ]
+
+    def series(
+        self, task_id: str, metric: str, variant: str, *, start: int | None, end: int | None,
+        limit: int, cursor: str | None, buckets: int | None,
+    ) -> dict[str, Any]:
+        """One series raw (paged) or downsampled into `buckets`."""
+        _check_range(start, end, limit, buckets)
+        with self.db.read() as conn:
+            self._require_task(conn, task_id)
+            found = event_store.find_series(conn, [task_id], metric, variant)
+            return self._read_series(conn, found[0] if found else None, metric, variant, start, end, limit, cursor, buckets)
+
+    def compare(
+        self, task_ids: list[str], metric: str, variant: str | None, *, start: int | None, end: int | None,
+        limit: int, buckets: int | None,
+    ) -> list[dict[str, Any]]:
+        """The same metric for many tasks (unknown tasks simply have no series)."""
+        _check_range(start, end, limit, buckets)
+        if not task_ids or len(task_ids) > MAX_COMPARE_TASKS:
+            raise Invalid(
+                f"task_ids must list 1-{MAX_COMPARE_TASKS} task ids.", [{"loc": ["query", "task_ids"], "msg": "count"}]
+            )
+        order = {tid: i for i, tid in enumerate(task_ids)}
+        with self.db.read() as conn:
+            found = event_store.find_series(conn, task_ids, metric, variant)
+            found.sort(key=lambda s: (order.get(s["task_id"], 0), s["variant"]))
+            items = []
+            for s in found:
+                item = self._read_series(conn, s, metric, s["variant"], start, end, limit, None, buckets)
+                items.append({"task_id": s["task_id"], **item})
+        return items
+
+    @staticmethod
+    def _read_series(conn, found, metric, variant, start, end, limit, cursor, buckets) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        if buckets is not None:
+            out: dict[str, Any] = {"metric": metric, "variant": variant, "buckets": buckets, "iterations": [],
+                                   "values": [], "min": [], "max": [], "count": []}
+            if found is None:
+                return out
+            lo, hi = event_store.iteration_range(conn, found["id"])
+            if lo is None:
+                return out
+            lo = lo if start is None else max(lo, start)
+            hi = hi if end is None else min(hi, end)
+            if lo > hi:
+                return out
+            groups = _downsample(conn, found["id"], lo, hi, buckets)
+            lasts = event_store.values_at(conn, found["id"], [g[4] for g in groups])
+            for _bucket, count, vmin, vmax, last_it in groups:
+                out["iterations"].append(last_it)
+                out["values"].append(lasts.get(last_it))
+                out["min"].append(vmin)
+                out["max"].append(vmax)
+                out["count"].append(int(count))
+            return out
+        after = decode_cursor(cursor, 2)
+        out = {"metric": metric, "variant": variant, "iterations": [], "values": [], "times": [], "next_cursor": None}
+        if found is None:
+            return out
+        rows = event_store.raw_points(conn, found["id"], start, end, tuple(after) if after else None, limit + 1)  # type: ignore[arg-type]
+        if len(rows) > limit:
+            rows = rows[:limit]
+            out["next_cursor"] = encode_cursor([rows[-1][1], rows[-1][0]])
+        out["iterations"] = [r[1] for r in rows]
+        out["values"] = [r[2] for r in rows]
+        out["times"] = [r[3] for r in rows]
+        return out
+
+    def console(self, task_id: str, *, tail: int | None, after: int | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """Console lines: the last `tail`, or a page after a seq."""
+        with self.db.read() as conn:
+            self._require_task(conn, task_id)
+            rows = event_store.list_events(conn, task_id, "console", after=after, limit=limit + 1, tail=tail)
+        next_cursor = None
+        if tail is None and len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = str(rows[-1]["id"])
+        return [{"seq": r["id"], "time": r["time"], "stream": r["stream"], "text": r["payload"]} for r in rows], next_cursor
+
+    def media_events(self, task_id: str, kind: str, *, metric: str | None, after: int | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """Plots, tables or images in seq order."""
+        with self.db.read() as conn:
+            self._require_task(conn, task_id)
+            rows = event_store.list_events(conn, task_id, kind, metric=metric, after=after, limit=limit + 1)
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = str(rows[-1]["id"])
+        items = []
+        for r in rows:
+            item = {"seq": r["id"], "metric": r["metric"], "variant": r["variant"], "iteration": r["iteration"], "time": r["time"]}
+            payload = loads(r["payload"], {})
+            item.update({"figure": payload} if kind == "plot" else payload)
+            items.append(item)
+        return items, next_cursor
+
+
+def _check_range(start: int | None, end: int | None, limit: int, buckets: int | None) -> None:
+    if not 1 <= limit <= MAX_RAW_LIMIT:
+        raise Invalid(f"limit must be 1-{MAX_RAW_LIMIT}.", [{"loc": ["query", "limit"], "msg": "out of range"}])
+    if buckets is not None and not 1 <= buckets <= MAX_BUCKETS:
+        raise Invalid(f"buckets must be 1-{MAX_BUCKETS}.", [{"loc": ["query", "buckets"], "msg": "out of range"}])
+    if start is not None and end is not None and start > end:
+        raise Invalid("start must not be after end.", [{"loc": ["query", "start"], "msg": "start > end"}])
+
+
+def _downsample(conn, series_id: int, lo: int, hi: int, buckets: int) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """Buckets over [lo, hi]: from rollup blocks for long ranges, from raw points for short ones."""
+    return event_store.bucket_points(conn, series_id, lo, hi, buckets)

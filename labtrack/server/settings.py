@@ -1,0 +1,68 @@
+"""Server settings: one immutable object handed to `create_app`, so the app holds no globals."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+from labtrack import paths
+
+SETTINGS_ENV = "LABTRACK_SERVER_SETTINGS"
+BOOTSTRAP_KEY_ENV = "LABTRACK_SERVER_BOOTSTRAP_KEY"
+BOOTSTRAP_USER_ENV = "LABTRACK_SERVER_BOOTSTRAP_USER"
+
+
+def default_db_url() -> str:
+    """SQLite under the user's data directory (the embedded default)."""
+    return f"sqlite:///{paths.data_dir() / 'labtrack.db'}"
+
+
+def default_artifacts_url() -> str:
+    """A local folder under the user's data directory."""
+    return str(paths.data_dir() / "artifacts")
+
+
+def _default_user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "local"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to know; built from CLI flags or the environment."""
+
+    db_url: str = field(default_factory=default_db_url)
+    artifacts_url: str = field(default_factory=default_artifacts_url)
+    lost_contact_timeout: float = 600.0
+    max_artifact_bytes: int = 5 * 1024**3
+    max_batch_points: int = 100_000
+    max_body_bytes: int = 256 * 1024**2
+    bootstrap_key: str | None = None
+    bootstrap_user: str = field(default_factory=_default_user)
+    migrate_on_start: bool = True
+    watchdog: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        """Settings from `LABTRACK_SERVER_SETTINGS` (JSON) plus the bootstrap key variables."""
+        data: dict = {}
+        raw = os.environ.get(SETTINGS_ENV)
+        if raw:
+            data.update(json.loads(raw))
+        if os.environ.get(BOOTSTRAP_KEY_ENV):
+            data["bootstrap_key"] = os.environ[BOOTSTRAP_KEY_ENV]
+        if os.environ.get(BOOTSTRAP_USER_ENV):
+            data["bootstrap_user"] = os.environ[BOOTSTRAP_USER_ENV]
+        data.update(overrides)
+        return cls(**data)
+
+    def to_env_json(self) -> str:
+        """Serialize for worker processes; the bootstrap key travels in its own variable."""
+        data = asdict(self)
+        data.pop("bootstrap_key")
+        return json.dumps(data)

@@ -1,0 +1,217 @@
+"""Event storage: batch records, series summaries, scalar points (bulk), other events, reads."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import BigInteger, Connection, and_, func, insert, literal_column, select, update
+from sqlalchemy.exc import IntegrityError
+
+from labtrack.server.store.tables import BLOCK_SIZE, event_batches, events, metric_series, scalar_blocks, scalars
+
+
+def _int(value: int):  # type: ignore[no-untyped-def]
+    """An integer rendered inline: PostgreSQL only matches a GROUP BY expression to the select list
+    when both are textually identical, which separate bind parameters are not."""
+    return literal_column(str(int(value)), BigInteger())
+
+
+def find_batch(conn: Connection, task_id: str, batch_id: str) -> int | None:
+    """How many events a stored batch had, or None if this batch id is new for the task."""
+    return conn.execute(
+        select(event_batches.c.accepted).where(event_batches.c.task_id == task_id, event_batches.c.batch_id == batch_id)
+    ).scalar_one_or_none()
+
+
+def record_batch(conn: Connection, task_id: str, batch_id: str, accepted: int, when: float) -> None:
+    """Remember a batch id (raises IntegrityError when a concurrent request stored it first)."""
+    conn.execute(insert(event_batches).values(task_id=task_id, batch_id=batch_id, accepted=accepted, created=when))
+
+
+def series_summaries(conn: Connection, task_id: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Existing summary rows for (metric, variant) keys of a task."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    metrics = {m for m, _ in wanted}
+    rows = conn.execute(
+        select(metric_series).where(metric_series.c.task_id == task_id, metric_series.c.metric.in_(metrics))
+    ).mappings()
+    return {(r["metric"], r["variant"]): dict(r) for r in rows if (r["metric"], r["variant"]) in wanted}
+
+
+def create_series(conn: Connection, task_id: str, metric: str, variant: str) -> int:
+    """Insert an empty series summary row and return its id."""
+    result = conn.execute(
+        insert(metric_series).values(task_id=task_id, metric=metric, variant=variant, count=0).returning(metric_series.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def save_summary(conn: Connection, series_id: int, values: dict[str, Any]) -> None:
+    """Write a series' merged running summary."""
+    conn.execute(update(metric_series).where(metric_series.c.id == series_id).values(**values))
+
+
+def insert_points(conn: Connection, rows: Sequence[tuple[int, int, float | None, float]]) -> None:
+    """Bulk insert (series_id, iteration, value, time) rows without building per-row objects."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy("COPY scalars (series_id, iteration, value, time) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    conn.exec_driver_sql("INSERT INTO scalars (series_id, iteration, value, time) VALUES (?, ?, ?, ?)", rows)  # type: ignore[arg-type]
+
+
+def refresh_blocks(conn: Connection, series_id: int, first_iteration: int, last_iteration: int) -> None:
+    """Recompute the rollup blocks that a batch touched, from the points themselves."""
+    lo_block, hi_block = first_iteration // BLOCK_SIZE, last_iteration // BLOCK_SIZE
+    block = (scalars.c.iteration // _int(BLOCK_SIZE)).label("block")
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    source = (
+        select(
+            scalars.c.series_id,
+            block,
+            func.count().label("count"),
+            func.min(scalars.c.value).label("min"),
+            func.max(scalars.c.value).label("max"),
+            func.max(scalars.c.iteration).label("last_iteration"),
+        )
+        .where(
+            scalars.c.series_id == series_id,
+            scalars.c.iteration >= lo_block * BLOCK_SIZE,
+            scalars.c.iteration < (hi_block + 1) * BLOCK_SIZE,
+        )
+        .group_by(scalars.c.series_id, block)
+    )
+    stmt = upsert(scalar_blocks).from_select(["series_id", "block", "count", "min", "max", "last_iteration"], source)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[scalar_blocks.c.series_id, scalar_blocks.c.block],
+        set_={
+            "count": stmt.excluded["count"],
+            "min": stmt.excluded["min"],
+            "max": stmt.excluded["max"],
+            "last_iteration": stmt.excluded["last_iteration"],
+        },
+    )
+    conn.execute(stmt)
+
+
+def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert non-scalar events."""
+    if rows:
+        conn.execute(insert(events), rows)
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+def list_series(conn: Connection, task_id: str) -> list[dict[str, Any]]:
+    """Every series of a task with its summary."""
+    query = select(metric_series).where(metric_series.c.task_id == task_id)
+    return [dict(r) for r in conn.execute(query.order_by(metric_series.c.metric, metric_series.c.variant)).mappings()]
+
+
+def find_series(conn: Connection, task_ids: list[str], metric: str, variant: str | None) -> list[dict[str, Any]]:
+    """Series of the given tasks for one metric (one variant, or all when None)."""
+    query = select(metric_series).where(metric_series.c.task_id.in_(task_ids), metric_series.c.metric == metric)
+    if variant is not None:
+        query = query.where(metric_series.c.variant == variant)
+    return [dict(r) for r in conn.execute(query.order_by(metric_series.c.variant)).mappings()]
+
+
+def iteration_range(conn: Connection, series_id: int) -> tuple[int | None, int | None]:
+    """Smallest and largest iteration stored for a series (index lookups)."""
+    row = conn.execute(
+        select(func.min(scalars.c.iteration), func.max(scalars.c.iteration)).where(scalars.c.series_id == series_id)
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def raw_points(
+    conn: Connection, series_id: int, start: int | None, end: int | None, after: tuple[int, int] | None, limit: int
+) -> list[tuple[int, int, float | None, float]]:
+    """(id, iteration, value, time) rows in iteration order, keyset-paged by (iteration, id)."""
+    c = scalars.c
+    query = select(c.id, c.iteration, c.value, c.time).where(c.series_id == series_id)
+    if start is not None:
+        query = query.where(c.iteration >= start)
+    if end is not None:
+        query = query.where(c.iteration <= end)
+    if after is not None:
+        query = query.where((c.iteration > after[0]) | and_(c.iteration == after[0], c.id > after[1]))
+    return [tuple(r) for r in conn.execute(query.order_by(c.iteration, c.id).limit(limit))]  # type: ignore[misc]
+
+
+def bucket_points(conn: Connection, series_id: int, lo: int, hi: int, buckets: int) -> list[tuple]:
+    """(bucket, count, min, max, last_iteration) per non-empty bucket, computed from the raw points."""
+    width = hi - lo + 1
+    c = scalars.c
+    bucket = ((c.iteration - _int(lo)) * _int(buckets) // _int(width)).label("bucket")
+    query = (
+        select(bucket, func.count(), func.min(c.value), func.max(c.value), func.max(c.iteration))
+        .where(c.series_id == series_id, c.iteration >= lo, c.iteration <= hi)
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+    return [tuple(r) for r in conn.execute(query)]
+
+
+def bucket_blocks(conn: Connection, series_id: int, lo_block: int, hi_block: int, buckets: int) -> list[tuple]:
+    """(bucket, count, min, max, last_iteration) per bucket of whole rollup blocks."""
+    width = hi_block - lo_block + 1
+    b = scalar_blocks.c
+    bucket = ((b.block - _int(lo_block)) * _int(buckets) // _int(width)).label("bucket")
+    query = (
+        select(bucket, func.sum(b.count), func.min(b.min), func.max(b.max), func.max(b.last_iteration))
+        .where(b.series_id == series_id, b.block >= lo_block, b.block <= hi_block)
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+    return [tuple(r) for r in conn.execute(query)]
+
+
+def values_at(conn: Connection, series_id: int, iterations: list[int]) -> dict[int, float | None]:
+    """The value stored last at each given iteration (the `last` of a bucket)."""
+    out: dict[int, float | None] = {}
+    c = scalars.c
+    for chunk_start in range(0, len(iterations), 500):
+        chunk = iterations[chunk_start:chunk_start + 500]
+        newest = (
+            select(c.iteration, func.max(c.id).label("id"))
+            .where(c.series_id == series_id, c.iteration.in_(chunk))
+            .group_by(c.iteration)
+            .subquery()
+        )
+        rows = conn.execute(select(c.iteration, c.value).join(newest, c.id == newest.c.id))
+        out.update({r[0]: r[1] for r in rows})
+    return out
+
+
+def list_events(
+    conn: Connection, task_id: str, kind: str, *, metric: str | None = None, after: int | None = None,
+    limit: int = 100, tail: int | None = None,
+) -> list[dict[str, Any]]:
+    """Events of one kind in seq order: the first `limit` after a seq, or the last `tail`."""
+    e = events.c
+    query = select(events).where(e.task_id == task_id, e.kind == kind)
+    if metric is not None:
+        query = query.where(e.metric == metric)
+    if tail is not None:
+        rows = list(conn.execute(query.order_by(e.id.desc()).limit(tail)).mappings())
+        return [dict(r) for r in reversed(rows)]
+    if after is not None:
+        query = query.where(e.id > after)
+    return [dict(r) for r in conn.execute(query.order_by(e.id).limit(limit)).mappings()]
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """Whether an IntegrityError came from a unique/primary key constraint."""
+    text = str(exc.orig).lower()
+    return "unique" in text or "duplicate key" in text

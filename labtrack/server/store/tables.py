@@ -1,0 +1,182 @@
+"""SQLAlchemy Core tables: the whole schema in one place (alembic migrations are derived from it).
+
+Times are Unix seconds (double) so sorting, ranges and arithmetic are portable between SQLite
+and PostgreSQL. Structured fields (hyperparams, script, …) are JSON text that the store never
+queries into; anything we filter or sort on has its own column or table.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# On SQLite an INTEGER PRIMARY KEY is the rowid: free, and autoincrementing.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created", Float, nullable=False),
+    Column("revoked", Float, nullable=True),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(1000), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created", Float, nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
+    Column("name", String(1000), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("status_reason", Text, nullable=False, default=""),
+    Column("status_message", Text, nullable=False, default=""),
+    Column("stop_requested", Boolean, nullable=False, default=False),
+    Column("archived", Boolean, nullable=False, default=False),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("comment", Text, nullable=False, default=""),
+    Column("parent_id", String(32), nullable=True),
+    Column("user", String(200), nullable=False, default=""),
+    Column("created", Float, nullable=False),
+    Column("started", Float, nullable=True),
+    Column("last_update", Float, nullable=False),
+    Column("completed", Float, nullable=True),
+    Column("last_iteration", BigInteger, nullable=True),
+    Column("hyperparams", Text, nullable=False, default="{}"),
+    Column("configuration", Text, nullable=False, default="{}"),
+    Column("script", Text, nullable=False, default="{}"),
+    Column("runtime", Text, nullable=False, default="{}"),
+    Index(None, "archived", "created"),
+    Index(None, "archived", "last_update"),
+    Index(None, "project_id", "archived", "created"),
+    Index(None, "status", "archived", "created"),
+    Index(None, "status", "last_update"),
+    Index(None, "name"),
+)
+
+task_tags = Table(
+    "task_tags",
+    metadata,
+    Column("task_id", String(32), ForeignKey("tasks.id"), primary_key=True),
+    Column("tag", String(200), primary_key=True),
+    Index(None, "tag", "task_id"),
+)
+
+# One row per (task, metric, variant): the series id plus its running summary, so lists and
+# comparisons read last/min/max without scanning points.
+metric_series = Table(
+    "metric_series",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("task_id", String(32), ForeignKey("tasks.id"), nullable=False),
+    Column("metric", String(500), nullable=False),
+    Column("variant", String(500), nullable=False),
+    Column("count", BigInteger, nullable=False, default=0),
+    Column("last", Float, nullable=True),
+    Column("min", Float, nullable=True),
+    Column("max", Float, nullable=True),
+    Column("last_iteration", BigInteger, nullable=True),
+    UniqueConstraint("task_id", "metric", "variant"),
+    Index(None, "metric", "variant", "last"),
+)
+
+# The narrow points table: four numbers per point, clustered by series and iteration.
+scalars = Table(
+    "scalars",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("series_id", BigInteger, nullable=False),
+    Column("iteration", BigInteger, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("time", Float, nullable=False),
+    Index(None, "series_id", "iteration"),
+)
+
+# Everything that is not a scalar: console lines, plots, tables, images. `id` is the seq.
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("task_id", String(32), ForeignKey("tasks.id"), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("metric", String(500), nullable=False, default=""),
+    Column("variant", String(500), nullable=False, default=""),
+    Column("iteration", BigInteger, nullable=True),
+    Column("time", Float, nullable=False),
+    Column("stream", String(10), nullable=False, default=""),
+    Column("payload", Text, nullable=False),
+    Index(None, "task_id", "kind", "id"),
+)
+
+# Idempotency: a batch id seen once for a task is never stored again.
+event_batches = Table(
+    "event_batches",
+    metadata,
+    Column("task_id", String(32), ForeignKey("tasks.id"), primary_key=True),
+    Column("batch_id", String(200), primary_key=True),
+    Column("accepted", Integer, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("task_id", String(32), ForeignKey("tasks.id"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("type", String(100), nullable=False, default=""),
+    Column("uri", Text, nullable=False),
+    Column("filename", Text, nullable=False, default=""),
+    Column("size", BigInteger, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("preview", Text, nullable=False, default=""),
+    Column("metadata", Text, nullable=False, default="{}"),
+    Column("created", Float, nullable=False),
+    Column("external", Boolean, nullable=False, default=False),
+)
+
+# Rollup of `scalars` in fixed blocks of BLOCK_SIZE iterations per series, kept current on
+# ingest, so downsampling a long series reads ~1/BLOCK_SIZE of its rows.
+BLOCK_SIZE = 32
+scalar_blocks = Table(
+    "scalar_blocks",
+    metadata,
+    Column("series_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
+    Column("min", Float, nullable=True),
+    Column("max", Float, nullable=True),
+    Column("last_iteration", BigInteger, nullable=False),
+)

@@ -1,0 +1,58 @@
+"""The per-user embedded server: start once, find again, concurrent callers, key in the config."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from labtrack import paths
+from labtrack.server.embedded import ensure_embedded_server, stop_embedded_server
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LABTRACK_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_ensure_starts_once_and_writes_the_key(home: Path) -> None:
+    server = ensure_embedded_server()
+    try:
+        assert server.started and server.url.startswith("http://127.0.0.1:")
+        config = paths.read_config()
+        assert config == {"api_url": server.url, "api_key": server.api_key}
+        assert stat.S_IMODE(os.stat(paths.config_file()).st_mode) == 0o600
+        r = requests.get(f"{server.api}/projects", headers={"Authorization": f"Bearer {server.api_key}"})
+        assert r.status_code == 200
+        again = ensure_embedded_server()
+        assert (again.url, again.pid, again.started) == (server.url, server.pid, False)
+        assert (home / "data" / "labtrack.db").exists()
+    finally:
+        stop_embedded_server(server)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.api}/health", timeout=2)
+    restarted = ensure_embedded_server()
+    try:
+        assert restarted.started and restarted.api_key == server.api_key
+    finally:
+        stop_embedded_server(restarted)
+
+
+def test_concurrent_callers_share_one_server(home: Path) -> None:
+    code = "from labtrack.server.embedded import ensure_embedded_server as e; import json; s = e(); print(json.dumps([s.pid, s.started]))"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=dict(os.environ)) for _ in range(3)]
+    results = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    pids = {pid for pid, _ in results}
+    assert len(pids) == 1, results
+    assert sum(started for _, started in results) == 1
+    state = json.loads((home / "data" / "server.json").read_text())
+    from labtrack.server.embedded import EmbeddedServer
+
+    stop_embedded_server(EmbeddedServer(url=state["url"], api_key=state["api_key"], pid=state["pid"], started=True))
