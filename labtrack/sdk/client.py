@@ -58,6 +58,9 @@ class ApiClient:
             config = paths.read_config()
             url = config.get("api_url") or None
             api_key = api_key or config.get("api_key") or None
+            if url and (paths.data_dir() / "server.json").exists() and not _answers(url):
+                # The config points at an embedded server that has since stopped: start it again.
+                url = None
         if not url:
             url, api_key = _embedded_server(api_key)
         return cls(url, api_key)
@@ -177,9 +180,20 @@ def _embedded_server(api_key: str | None) -> tuple[str, str | None]:
             "No labtrack server configured: set LABTRACK_API_URL and LABTRACK_API_KEY, write them to "
             "the config file, or install labtrack with its server."
         ) from exc
-    found = ensure_embedded_server()
+    try:
+        found = ensure_embedded_server()
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        raise ServerUnreachable(f"could not start the per-user labtrack server: {exc}") from exc
     if isinstance(found, tuple):
         url, key = found[0], found[1]
     else:
         url, key = found.url, getattr(found, "api_key", None)
-    return url, api_key or key
+    return url, key or api_key
+
+
+def _answers(url: str) -> bool:
+    """Whether a labtrack server answers its health check at `url` (1 s timeout)."""
+    try:
+        return requests.get(f"{url.rstrip('/')}/api/v1/health", timeout=1.0).status_code == 200
+    except requests.RequestException:
+        return False

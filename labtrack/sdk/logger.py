@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import io
+from array import array
 import json
 import math
 import shutil
@@ -200,32 +201,48 @@ class Logger:
         events.extend(self._drain_console(final))
         return events
 
+    def buffered_points(self) -> int:
+        """Scalar points waiting for the sender (cheap: one len() per series)."""
+        return sum(len(buf) for buf in list(self._series.values()))
+
     def _scalars_event(self, title: str, series: str, chunk: list) -> dict[str, Any] | None:
         try:
-            iterations = [int(p[0]) for p in chunk]
-            values = [_json_value(p[1]) for p in chunk]
-        except (TypeError, ValueError):
-            iterations, values, kept = [], [], []
-            for p in chunk:
-                try:
-                    it, val = int(p[0]), _json_value(p[1])
-                except (TypeError, ValueError):
-                    self._bad_points += 1
-                    continue
-                iterations.append(it)
-                values.append(val)
-                kept.append(p)
-            chunk = kept
-            if self._bad_points:
-                from labtrack.sdk.transport import _warn
-
-                _warn(f"labtrack: dropped {self._bad_points} scalar point(s) of {title}/{series} whose "
-                      "value or iteration is not a number")
-                self._bad_points = 0
-            if not chunk:
+            # Fast path in C: array() converts plain ints/floats (numpy scalars too) or raises.
+            iterations = array("q", [p[0] for p in chunk]).tolist()
+            floats = array("d", [p[1] for p in chunk])
+            total = sum(floats)
+            if total != total or total in _NONFINITE:  # a NaN/inf somewhere (or overflow): go slow
+                raise ValueError
+            values: list[Any] = floats.tolist()
+        except (TypeError, ValueError, OverflowError):
+            iterations, values = self._convert_slowly(title, series, chunk)
+            if not iterations:
                 return None
+            chunk = [p for p in chunk if p is not None] if len(chunk) != len(iterations) else chunk
         return {"type": "scalars", "metric": title, "variant": series, "iterations": iterations,
                 "values": values, "times": [p[2] for p in chunk]}
+
+    def _convert_slowly(self, title: str, series: str, chunk: list) -> tuple[list[int], list[Any]]:
+        """Point by point: non-finite values become strings, unusable points are dropped (chunk
+        entries of dropped points are set to None so the caller can skip their times)."""
+        iterations: list[int] = []
+        values: list[Any] = []
+        for idx, p in enumerate(chunk):
+            try:
+                it, val = int(p[0]), _json_value(p[1])
+            except (TypeError, ValueError, OverflowError):
+                self._bad_points += 1
+                chunk[idx] = None
+                continue
+            iterations.append(it)
+            values.append(val)
+        if self._bad_points:
+            from labtrack.sdk.transport import _warn
+
+            _warn(f"labtrack: dropped {self._bad_points} scalar point(s) of {title}/{series} whose "
+                  "value or iteration is not a number")
+            self._bad_points = 0
+        return iterations, values
 
     def _drain_console(self, final: bool) -> list[dict[str, Any]]:
         """Coalesce console writes into whole lines per stream; hold a partial line one interval."""

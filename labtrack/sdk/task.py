@@ -215,7 +215,8 @@ class Task:
             on_stop_requested=self._on_stop_requested,
             spool_meta=meta,
         )
-        self._sender.add_source(lambda final: self.get_logger().drain(final))
+        self._sender.add_source(lambda final: self.get_logger().drain(final),
+                                size=lambda: self.get_logger().buffered_points())
         self._sender.start()
         if self._client is not None:
             self._sender.heartbeat_now()

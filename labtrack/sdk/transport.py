@@ -161,6 +161,8 @@ class Sender:
         self.on_stop_requested = on_stop_requested
         self._spool_meta = spool_meta or {"task_id": task_id, "api_url": client.url if client else None}
         self._sources: list[Source] = []
+        self._sizes: list[Callable[[], int]] = []
+        self.batch_points = MAX_POINTS_PER_BATCH
         self._queue: collections.deque[dict | _Spooled] = collections.deque()
         self._queue_lock = threading.Lock()
         self._memory_points = 0
@@ -184,9 +186,12 @@ class Sender:
 
     # -- producer side -------------------------------------------------------------------------
 
-    def add_source(self, source: Source) -> None:
-        """Register a callable polled once per interval for new events."""
+    def add_source(self, source: Source, size: Callable[[], int] | None = None) -> None:
+        """Register a callable polled once per interval for new events; `size()`, when given,
+        tells how many points it holds (a full batch is sent before the interval ends)."""
         self._sources.append(source)
+        if size is not None:
+            self._sizes.append(size)
 
     def start(self) -> None:
         if not self._started:
@@ -290,8 +295,25 @@ class Sender:
             wait = next_batch - now
             if self._queue and self._next_attempt > now:
                 wait = min(wait, self._next_attempt - now)
-            self._wake.wait(max(wait, 0.0))
+            self._sleep(max(wait, 0.0))
             self._wake.clear()
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait for the next batch time, a wake-up, or a full batch's worth of buffered points.
+
+        Peeking at buffer sizes every 0.1 s lets a fast loop's data flow to the server while the
+        loop still runs, without the reporting thread ever signalling anything.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._wake.wait(min(remaining, 0.1)):
+                return
+            if self._sizes and self._queue_is_idle() and sum(size() for size in self._sizes) >= self.batch_points:
+                return
+
+    def _queue_is_idle(self) -> bool:
+        return not self._queue or self.client is None
 
     def _cycle(self, final: bool) -> None:
         with self._cond:
