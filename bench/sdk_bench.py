@@ -27,7 +27,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -132,25 +131,27 @@ t1 = time.perf_counter()
 run.finish()
 t2 = time.perf_counter()
 count = -1
-try:  # no offline read API: scan the run's own record file
+try:  # no offline read API: parse the run's record file (LevelDB log format of protobuf Records)
+    import struct
     from wandb.proto import wandb_internal_pb2
-    from wandb.sdk.internal import datastore
     path = glob.glob(os.path.join(os.environ["HOME"], "wandb", "offline-run-*", "run-*.wandb"))[0]
-    ds = datastore.DataStore()
-    ds.open_for_scan(path)
-    count = 0
-    while True:
-        data = ds.scan_data()
-        if data is None:
-            break
-        rec = wandb_internal_pb2.Record()
-        rec.ParseFromString(data)
-        if rec.WhichOneof("record_type") == "history":
-            for item in rec.history.item:
-                if item.key == "loss" or list(item.nested_key) == ["loss"]:
-                    count += 1
+    raw = open(path, "rb").read()
+    pos, block, pending, count = 7, 32768, b"", 0
+    while pos + 7 <= len(raw):
+        if block - pos % block < 7:          # block trailer padding
+            pos += block - pos % block
+            continue
+        length, kind = struct.unpack_from("<HB", raw, pos + 4)
+        data = raw[pos + 7: pos + 7 + length]
+        pos += 7 + length
+        pending = data if kind in (1, 2) else pending + data
+        if kind in (1, 4):
+            rec = wandb_internal_pb2.Record()
+            rec.ParseFromString(pending)
+            if rec.WhichOneof("record_type") == "history":
+                count += sum(1 for item in rec.history.item if item.key == "loss" or list(item.nested_key) == ["loss"])
 except Exception as exc:
-    print("read-back failed:", exc, file=sys.stderr)
+    print("read-back failed:", repr(exc), file=sys.stderr)
 t3 = time.perf_counter()
 emit(us=(t1 - t0) / (3 * N) * 1e6, floor=floor, flush=t2 - t1, read=(t3 - t2) if count == N else None,
      rss=rss_mb(), points=count, note="dict per step; read = parse its .wandb file")

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from labtrack.sdk.logger import Logger
@@ -119,13 +119,6 @@ def capture_runtime() -> dict[str, Any]:
         "memory_gb": round(psutil.virtual_memory().total / 1024**3, 2),
         "gpus": gpu_info(),
     }
-
-
-# -- argparse ------------------------------------------------------------------------------------
-
-from labtrack.sdk.argv import (  # noqa: E402  (kept importable from here)
-    add_argparse_hook, install_argparse_capture, parsed_namespaces, remove_argparse_hook,
-)
 
 
 # -- console -------------------------------------------------------------------------------------

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import traceback
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
-from labtrack.sdk import capture, lifecycle
-from labtrack.sdk.artifacts import Artifact, load_artifact_file, serialize_artifact
+from labtrack.sdk import argv, capture, lifecycle
+from labtrack.sdk.artifacts import Artifact, serialize_artifact
 from labtrack.sdk.client import ApiClient
-from labtrack.sdk.errors import ApiError, ConfigurationError, LabtrackError, NotFound, ServerUnreachable
+from labtrack.sdk.errors import ConfigurationError, LabtrackError, NotFound, ServerUnreachable
 from labtrack.sdk.logger import Logger
 from labtrack.sdk.params import (
-    apply_values, decode_section, decode_value, encode_section, flatten_hyperparams, object_values,
+    apply_values, decode_section, encode_section, flatten_hyperparams, object_values,
 )
 from labtrack.sdk.spool import SessionFolder
 from labtrack.sdk.transport import Sender, _warn, deliver_op, spool_root
@@ -26,7 +25,7 @@ TASK_TYPES = ("training", "testing", "inference", "data_processing", "applicatio
               "controller", "optimizer", "service", "qc", "custom")
 _FINAL = ("completed", "failed", "stopped", "published")
 
-capture.install_argparse_capture()  # normally already done by `import labtrack`
+argv.install_argparse_capture()  # normally already done by `import labtrack`
 
 
 def _env_float(name: str, default: float) -> float:
@@ -226,10 +225,10 @@ class Task:
         if streams:
             self._tees = capture.install_tee(logger)
         if argparse_on:
-            for ns in capture.parsed_namespaces():
+            for ns in argv.parsed_namespaces():
                 self.connect(ns, name="Args")
             self._argparse_hook = lambda ns: self.connect(ns, name="Args")
-            capture.add_argparse_hook(self._argparse_hook)
+            argv.add_argparse_hook(self._argparse_hook)
         if monitor:
             self._monitor = capture.ResourceMonitor(logger, _env_float("LABTRACK_MONITOR_INTERVAL", 10.0))
             self._monitor.start()
@@ -632,7 +631,7 @@ class Task:
             self._owned = False
         self._closed = True
         if self._argparse_hook is not None:
-            capture.remove_argparse_hook(self._argparse_hook)
+            argv.remove_argparse_hook(self._argparse_hook)
         if self._monitor is not None:
             self._monitor.stop()
         if self._sender is not None:
@@ -682,8 +681,4 @@ class Task:
             lifecycle.interrupt_main()
 
 
-def _decode(entry: dict[str, Any]) -> Any:
-    return decode_value(entry.get("value", ""), entry.get("type", "str"))
-
-
-__all__ = ["Task", "load_artifact_file"]
+__all__ = ["TASK_TYPES", "Task"]

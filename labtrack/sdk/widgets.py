@@ -166,7 +166,9 @@ class LiveChartModel:
         self.frames_taken = 0
 
     def wants(self, metric: str) -> bool:
-        return self.metrics is None or metric in self.metrics
+        """Whether `metric` is charted: the chosen ones, or by default all but system series
+        such as `:monitor:` (CPU/memory sampled against seconds, not iterations)."""
+        return metric in self.metrics if self.metrics is not None else not metric.startswith(":")
 
     def add(self, metric: str, variant: str, iteration: float, value: float) -> None:
         """Record a point reported in this process."""
@@ -219,7 +221,7 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
     Args:
         task_or_id: a `Task` of this process (listened to directly) or a task id (polled from
             the server, e.g. a run on a remote agent).
-        metrics: metric titles to show (default: all).
+        metrics: metric titles to show (default: all but system series like `:monitor:`).
         max_points: points drawn per series at most (downsampled, min/max kept).
         refresh_hz: redraws per second at most.
     """
