@@ -61,6 +61,15 @@ def test_redraws_are_throttled_to_refresh_hz() -> None:
     assert model.take_frame(now=10.0) is None  # nothing new since: no redraw
 
 
+def test_system_series_are_hidden_unless_asked_for() -> None:
+    model = LiveChartModel(refresh_hz=1)
+    model.add(":monitor:", "cpu_percent", 30, 12.0)
+    model.add("loss", "train", 0, 1.0)
+    frame = model.take_frame(0.0)
+    assert frame is not None and set(frame.series) == {("loss", "train")}
+    assert LiveChartModel(metrics=[":monitor:"]).wants(":monitor:")
+
+
 def test_metric_filter() -> None:
     model = LiveChartModel(metrics=["loss"], refresh_hz=1)
     model.add("loss", "train", 0, 1.0)
