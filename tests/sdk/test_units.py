@@ -97,3 +97,32 @@ def test_client_configuration_order(monkeypatch, tmp_path) -> None:
     assert "ke" not in repr(client)
     with pytest.raises(ConfigurationError):
         ApiClient("", "k")
+
+
+def test_sender_spools_past_memory_bound_and_reports_what_is_kept(tmp_path) -> None:
+    """With the server unreachable (nothing listens on the port), data moves to disk in order."""
+    from labtrack.sdk.spool import SessionFolder
+
+    produced = []
+
+    def source(final: bool) -> list:
+        if len(produced) >= 5:
+            return []
+        start = len(produced) * 100
+        produced.append(start)
+        return [{"type": "scalars", "metric": "m", "variant": "v", "iterations": list(range(start, start + 100)),
+                 "values": [1.0] * 100, "times": [0.0] * 100}]
+
+    sender = transport.Sender(ApiClient("http://127.0.0.1:9", "k"), "t" * 32, tmp_path / "spool",
+                              max_memory_points=250)
+    sender.add_source(source)
+    for _ in range(5):
+        sender.collect_now()
+    folder = SessionFolder(tmp_path / "spool")
+    ops = [folder.read_op(path) for _, path in folder.iter_ops()]
+    assert [op["events"][0]["iterations"][0] for op in ops] == [0, 100, 200]  # spooled in order at 300 > 250
+    report = sender.close(timeout=0.3)
+    assert report and "5 batch(es) (500 events)" in report and str(tmp_path / "spool") in report
+    ops = [folder.read_op(path) for _, path in folder.iter_ops()]
+    assert [op["events"][0]["iterations"][0] for op in ops] == [0, 100, 200, 300, 400]
+    assert len({op["batch_id"] for op in ops}) == 5 and folder.meta()["task_id"] == "t" * 32
