@@ -250,7 +250,7 @@ function ParallelCoordinates(props: { tasks: ITask[] }): JSX.Element {
     <div className="lt-section lt-parcoords">
       <div className="lt-section-head">
         <h3>Parallel coordinates</h3>
-        <select className="jp-mod-styled" value={metricKey} onChange={e => setMetricKey(e.target.value)}>
+        <select className="lt-select" value={metricKey} onChange={e => setMetricKey(e.target.value)}>
           {keys.map(k => (
             <option key={k} value={k}>{k} (last)</option>
           ))}

@@ -125,7 +125,7 @@ function Filters(props: { model: ExperimentsModel }): JSX.Element {
   return (
     <div className="lt-filters">
       <input
-        className="lt-search jp-mod-styled"
+        className="lt-search"
         type="search"
         placeholder="Search experiments"
         value={search}
@@ -146,7 +146,7 @@ function Filters(props: { model: ExperimentsModel }): JSX.Element {
       </div>
       <div className="lt-row">
         <input
-          className="lt-tags jp-mod-styled"
+          className="lt-tags"
           placeholder="Tags (comma separated)"
           value={tags}
           onChange={event => setTags(event.target.value)}
@@ -161,7 +161,7 @@ function Filters(props: { model: ExperimentsModel }): JSX.Element {
       <div className="lt-row">
         <label className="lt-label">Sort</label>
         <select
-          className="lt-sort jp-mod-styled"
+          className="lt-sort"
           value={sortKey}
           onChange={event =>
             void model.setQuery({ sort: (descending ? '-' : '') + event.target.value })
@@ -249,8 +249,19 @@ export function SidebarView(props: {
     <div className="lt-sidebar">
       <div className="lt-header">
         <span className="lt-title">labtrack</span>
+        <span className="lt-spacer" />
+        <button
+          className="lt-button lt-refresh"
+          title="Reload projects and experiments"
+          onClick={() => void model.loadProjects()}
+        >
+          ⟳ Refresh
+        </button>
+      </div>
+      <div className="lt-row lt-project-row">
+        <label className="lt-label">Project</label>
         <select
-          className="lt-project jp-mod-styled"
+          className="lt-project"
           aria-label="Project"
           value={model.query.projectId}
           onChange={event => void model.setQuery({ projectId: event.target.value })}
@@ -262,29 +273,26 @@ export function SidebarView(props: {
             </option>
           ))}
         </select>
-        <button
-          className="lt-button lt-refresh"
-          title="Refresh"
-          onClick={() => void model.loadProjects()}
-        >
-          ⟳
-        </button>
       </div>
       <Filters model={model} />
       <div className="lt-selection-bar">
         <span className="lt-count">
           {model.tasks.length}
-          {model.nextCursor ? '+' : ''} experiments
+          {model.nextCursor ? '+' : ''} experiment{model.tasks.length === 1 ? '' : 's'}
           {model.loading ? ' · loading…' : ''}
         </span>
         <span className="lt-spacer" />
         {selected.length > 0 && (
-          <button className="lt-button lt-clear" onClick={() => model.clearSelection()}>
-            Clear ({selected.length})
+          <button
+            className="lt-button lt-clear"
+            title={`Clear the selection (${selected.length})`}
+            onClick={() => model.clearSelection()}
+          >
+            Clear
           </button>
         )}
         <button
-          className="lt-button lt-compare jp-mod-accept"
+          className="lt-button lt-compare lt-accept"
           disabled={selected.length < 2}
           title="Select two or more experiments to compare them"
           onClick={() => actions.compare(selected)}

@@ -111,12 +111,17 @@ export function ConsoleTab(props: { task: ITask; tick: number }): JSX.Element {
     if (tick === 0) {
       return;
     }
-    const last = lines.length ? lines[lines.length - 1].seq : -1;
-    getConsoleAfter(task.id, last)
+    const request = lines.length
+      ? getConsoleAfter(task.id, lines[lines.length - 1].seq)
+      : getConsoleTail(task.id, 1000);
+    request
       .then(page => {
         if (page.items.length) {
           // Keep the view bounded: the console tab is a tail, not an archive.
-          setLines(prev => prev.concat(page.items).slice(-5000));
+          setLines(prev => {
+            const seen = prev.length ? prev[prev.length - 1].seq : -Infinity;
+            return prev.concat(page.items.filter(l => l.seq > seen)).slice(-5000);
+          });
         }
       })
       .catch(reason => setError(String(reason.message ?? reason)));

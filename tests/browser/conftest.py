@@ -1,0 +1,158 @@
+"""Fixtures for the browser tests: Debian's Chromium driven by Python Playwright against a real
+JupyterLab (with the labtrack extensions) and a real tracking server.
+
+Screenshots go to `test-artifacts/browser/` (or `$LABTRACK_SCREENSHOT_DIR`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # seed.py, for the tests and bench/ui_bench.py
+
+from jupyter_fixtures import JupyterServer, start_jupyter  # noqa: E402
+from seed import Seeder  # noqa: E402
+
+CHROMIUM = os.environ.get("LABTRACK_CHROMIUM", "/usr/bin/chromium")
+# From notes/jupyterlab.md §7: headless without a sandbox or GPU, and no background traffic.
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SHOT_DIR = Path(os.environ.get("LABTRACK_SCREENSHOT_DIR", Path(__file__).parents[2] / "test-artifacts" / "browser"))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Chromium for the whole session (each test gets its own context)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: run scripts/system-deps.sh (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def lab(tracking_server: Any, tmp_path: Path) -> Iterator[JupyterServer]:
+    """JupyterLab pointed at the test's tracking server, with `window.jupyterapp` exposed."""
+    server = start_jupyter(
+        tmp_path / "notebooks",
+        tmp_path / "jupyter",
+        env=tracking_server.env,
+        app="lab",
+        extra_args=["--LabApp.expose_app_in_browser=True"],
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def seeder(tracking_server: Any) -> Seeder:
+    return Seeder(tracking_server.api, tracking_server.api_key)
+
+
+class LabPage:
+    """A Playwright page on JupyterLab with helpers for labtrack's UI."""
+
+    def __init__(self, page: Any, lab: JupyterServer, name: str):
+        self.page = page
+        self.lab = lab
+        self.name = name
+        self.errors: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def open(self) -> None:
+        self.page.goto(f"{self.lab.base_url}lab?token={self.lab.token}")
+        self.page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
+        self.page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('labtrack:open-sidebar')",
+            timeout=30_000,
+        )
+
+    def command(self, command: str, args: dict[str, Any] | None = None, wait: bool = True) -> Any:
+        """Run a JupyterLab command; with wait=False, return without awaiting its promise."""
+        if wait:
+            return self.page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a).then(() => null)", [command, args or {}])
+        self.page.evaluate("([c, a]) => { void window.jupyterapp.commands.execute(c, a); }", [command, args or {}])
+        return None
+
+    def open_sidebar(self, project: str | None = None) -> None:
+        self.command("labtrack:open-sidebar")
+        self.page.wait_for_selector(".lt-sidebar", timeout=20_000)
+        if project:
+            self.page.wait_for_function(
+                "p => [...document.querySelectorAll('.lt-project option')].some(o => o.textContent.startsWith(p + ' ('))",
+                arg=project,
+                timeout=20_000,
+            )
+            value = self.page.evaluate(
+                "p => [...document.querySelectorAll('.lt-project option')].find(o => o.textContent.startsWith(p + ' (')).value",
+                project,
+            )
+            self.page.select_option(".lt-project", value)
+
+    def row_names(self) -> list[str]:
+        return self.page.eval_on_selector_all(".lt-task-row .lt-task-name", "els => els.map(e => e.textContent)")
+
+    def wait_rows(self, names: list[str], timeout: float = 20_000) -> None:
+        """Wait until the sidebar shows exactly these rows, in this order."""
+        self.page.wait_for_function(
+            "names => JSON.stringify([...document.querySelectorAll('.lt-task-row .lt-task-name')].map(e => e.textContent)) === JSON.stringify(names)",
+            arg=names,
+            timeout=timeout,
+        )
+
+    def set_theme(self, dark: bool) -> None:
+        theme = "JupyterLab Dark" if dark else "JupyterLab Light"
+        self.command("apputils:change-theme", {"theme": theme})
+        self.page.wait_for_function(
+            "dark => document.body.dataset.jpThemeLight === String(!dark)", arg=dark, timeout=20_000
+        )
+        time.sleep(0.5)
+
+    def shot(self, step: str, locator: str | None = None) -> Path:
+        """Save a screenshot `<test>-<step>.png` (of one element when `locator` is given)."""
+        SHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SHOT_DIR / f"{self.name}-{step}.png"
+        if locator:
+            self.page.locator(locator).first.screenshot(path=str(path))
+        else:
+            self.page.screenshot(path=str(path))
+        return path
+
+
+@pytest.fixture
+def lab_page(browser: Any, lab: JupyterServer, request: pytest.FixtureRequest) -> Iterator[LabPage]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    wrapper = LabPage(page, lab, request.node.name.replace("test_", ""))
+    wrapper.open()
+    yield wrapper
+    context.close()
+    assert not wrapper.errors, f"uncaught errors in the page: {wrapper.errors}"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Poll `predicate` until it returns something truthy; fail with a message on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

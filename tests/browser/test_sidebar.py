@@ -1,0 +1,69 @@
+"""The experiments sidebar in a real JupyterLab: lists, filters, sorts, selects, shows errors."""
+
+from __future__ import annotations
+
+from seed import loss_curve
+
+
+def test_sidebar_lists_filters_sorts_and_shows_errors(lab_page, seeder, tracking_server):
+    alpha = seeder.task("vision/cifar", "alpha baseline", {"lr": 0.1}, tags=["baseline"], status="completed")
+    beta = seeder.task("vision/cifar", "beta wide", {"lr": 0.01}, status="failed")
+    gamma = seeder.task("vision/cifar", "gamma deep", {"lr": 0.03}, status="in_progress")
+    seeder.task("other/project", "elsewhere", status="created")
+    for task, lr in ((alpha, 0.1), (beta, 0.01), (gamma, 0.03)):
+        seeder.curve(task["id"], "loss", "train", loss_curve(50, lr))
+
+    page = lab_page
+    page.open_sidebar("vision/cifar")
+    # Newest first, with a status icon per row.
+    page.wait_rows(["gamma deep", "beta wide", "alpha baseline"])
+    statuses = page.page.eval_on_selector_all(".lt-task-row .lt-status", "els => els.map(e => e.getAttribute('aria-label'))")
+    assert statuses == ["in progress", "failed", "completed"]
+    page.shot("01-list")
+
+    page.page.click(".lt-chip[data-status=failed]")
+    page.wait_rows(["beta wide"])
+    page.page.click(".lt-chip[data-status=failed]")
+    page.wait_rows(["gamma deep", "beta wide", "alpha baseline"])
+
+    page.page.fill(".lt-search", "ALPHA")
+    page.wait_rows(["alpha baseline"])
+    page.page.fill(".lt-search", "")
+    page.wait_rows(["gamma deep", "beta wide", "alpha baseline"])
+
+    page.page.fill(".lt-tags", "baseline")
+    page.page.press(".lt-tags", "Enter")
+    page.wait_rows(["alpha baseline"])
+    page.page.fill(".lt-tags", "")
+    page.page.press(".lt-tags", "Enter")
+    page.wait_rows(["gamma deep", "beta wide", "alpha baseline"])
+
+    # Sort by the last value of a metric, on the server (descending first, then ascending).
+    page.page.select_option(".lt-sort", "metric:loss/train")
+    page.wait_rows(["beta wide", "gamma deep", "alpha baseline"])
+    page.page.click(".lt-sort-dir")
+    page.wait_rows(["alpha baseline", "gamma deep", "beta wide"])
+    assert "loss/train = " in page.page.inner_text(".lt-task-row >> nth=0")
+
+    # Multi-select enables Compare.
+    assert page.page.is_disabled(".lt-compare")
+    page.page.locator(".lt-task-check").nth(0).check()
+    page.page.locator(".lt-task-check").nth(1).check()
+    assert page.page.is_enabled(".lt-compare")
+    assert "Compare 2" in page.page.inner_text(".lt-compare")
+    page.shot("02-selected")
+
+    page.set_theme(dark=True)
+    page.shot("03-dark")
+    page.set_theme(dark=False)
+
+    # The tracking server goes away: the proxy's 502 message is shown, then Retry recovers.
+    tracking_server.stop()
+    page.page.click(".lt-refresh")
+    page.page.wait_for_selector(".lt-error")
+    message = page.page.inner_text(".lt-error")
+    assert "did not answer" in message, message
+    page.shot("04-error")
+    tracking_server.start()
+    page.page.click(".lt-error .lt-button")
+    page.page.wait_for_selector(".lt-task-row")
