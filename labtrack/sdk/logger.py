@@ -86,7 +86,7 @@ class Logger:
 
     def remove_scalar_listener(self, fn: ScalarListener) -> None:
         """Stop calling `fn`; unknown listeners are ignored."""
-        self._listeners = [f for f in self._listeners if f is not fn]
+        self._listeners = [f for f in self._listeners if f != fn]  # == so bound methods match
 
     def _notify(self, title: str, series: str, iteration: int, value: float) -> None:
         for fn in self._listeners:
