@@ -159,3 +159,27 @@ def test_delete_and_reset_remove_events(api: Api) -> None:
     assert api.post(f"/tasks/{tid}/events", json={"batch_id": "x", "events": []}).json()["duplicate"] is False
     assert api.delete(f"/tasks/{tid}").status_code == 204
     error(api.get(f"/tasks/{tid}/metrics"), 404)
+
+
+def test_long_series_downsample_from_rollup_blocks(api: Api) -> None:
+    """Long ranges are bucketed from the rollup; out-of-order and gappy batches must keep it exact."""
+    tid = api.task()["id"]
+    n = 20_000
+    values = [float(i % 97) for i in range(n)]
+    values[12_345] = 1e6
+    values[777] = -1e6
+    # ascending batches, one reversed batch (the SQL refresh path) and a re-reported iteration
+    api.post(f"/tasks/{tid}/events", json={"events": [_scalars("m", "", list(range(0, 10_000)), values[:10_000])]})
+    rev = list(range(n - 1, 9_999, -1))
+    api.post(f"/tasks/{tid}/events", json={"events": [_scalars("m", "", rev, [values[i] for i in rev])]})
+    api.post(f"/tasks/{tid}/events", json={"events": [_scalars("m", "", [5, 6], ["NaN", 3.5])]})
+    ds = api.get(f"/tasks/{tid}/scalars", params={"metric": "m", "buckets": 10}).json()
+    assert sum(ds["count"]) == n + 2
+    assert max(ds["max"]) == 1e6 and min(ds["min"]) == -1e6
+    assert ds["iterations"][-1] == n - 1 and ds["values"][-1] == values[-1]
+    assert len(ds["iterations"]) == 10 and ds["iterations"] == sorted(ds["iterations"])
+    # a range that starts and ends inside blocks counts exactly the points in it
+    part = api.get(f"/tasks/{tid}/scalars", params={"metric": "m", "buckets": 4, "start": 1001, "end": 18_998}).json()
+    assert sum(part["count"]) == 18_998 - 1001 + 1
+    assert part["iterations"][-1] == 18_998 and max(part["max"]) == 1e6
+    assert min(part["min"]) == 0.0  # the -1e6 at 777 is outside the range

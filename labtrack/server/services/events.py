@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -19,26 +20,46 @@ MAX_RAW_LIMIT = 100_000
 MAX_BUCKETS = 10_000
 MAX_COMPARE_TASKS = 100
 # Downsample from rollup blocks once a bucket spans this many blocks; below it, from raw points.
-_BLOCKS_PER_BUCKET = 8
+_BLOCKS_PER_BUCKET = 4
 
 
 def _batch_summary(series: Series) -> dict[str, Any]:
     """count/min/max/last (finite values only) and iteration extremes of one batch's points."""
     its, vals = series.iterations, series.values
-    finite = [v for v in vals if v is not None]
+    has_gaps = None in vals
+    finite = [v for v in vals if v is not None] if has_gaps else vals
     last_it: int | None = None
     last: float | None = None
     if finite:
         # The newest point is the one with the highest iteration; among equals, the later one.
-        best = -1
-        for i in range(len(its) - 1, -1, -1):
-            if vals[i] is not None and (best < 0 or its[i] > its[best]):
-                best = i
+        if not has_gaps and its[-1] == max(its):
+            best = len(its) - 1
+        else:
+            best = -1
+            for i in range(len(its) - 1, -1, -1):
+                if vals[i] is not None and (best < 0 or its[i] > its[best]):
+                    best = i
         last_it, last = its[best], vals[best]
     return {
         "count": len(its), "min": min(finite) if finite else None, "max": max(finite) if finite else None,
         "last": last, "last_it": last_it, "lo": min(its), "hi": max(its),
     }
+
+
+def _sorted_blocks(series_id: int, series: Series) -> list[tuple] | None:
+    """Rollup rows for a batch whose iterations ascend (the usual case), or None to let SQL do it."""
+    its, vals = series.iterations, series.values
+    if any(a > b for a, b in zip(its, its[1:])):
+        return None
+    rows = []
+    start, n = 0, len(its)
+    while start < n:
+        block = its[start] // BLOCK_SIZE
+        end = bisect_left(its, (block + 1) * BLOCK_SIZE, start)
+        chunk = [v for v in vals[start:end] if v is not None]
+        rows.append((series_id, block, end - start, min(chunk) if chunk else None, max(chunk) if chunk else None, its[end - 1]))
+        start = end
+    return rows
 
 
 def _merge_summary(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -116,8 +137,14 @@ class EventService:
             touched.append((sid, summary["lo"], summary["hi"]))
             max_iteration = summary["hi"] if max_iteration is None else max(max_iteration, summary["hi"])
         event_store.insert_points(conn, points)
-        for sid, lo, hi in touched:
-            event_store.refresh_blocks(conn, sid, lo, hi)
+        blocks: list[tuple] = []
+        for (sid, lo, hi), s in zip(touched, (s for s in series.values() if s.iterations)):
+            rollup = _sorted_blocks(sid, s)
+            if rollup is None:
+                event_store.refresh_blocks(conn, sid, lo, hi)
+            else:
+                blocks.extend(rollup)
+        event_store.merge_blocks(conn, blocks)
         return max_iteration
 
     # -- reads -----------------------------------------------------------------------------
@@ -241,5 +268,35 @@ def _check_range(start: int | None, end: int | None, limit: int, buckets: int | 
 
 
 def _downsample(conn, series_id: int, lo: int, hi: int, buckets: int) -> list[tuple]:  # type: ignore[no-untyped-def]
-    """Buckets over [lo, hi]: from rollup blocks for long ranges, from raw points for short ones."""
-    return event_store.bucket_points(conn, series_id, lo, hi, buckets)
+    """(bucket, count, min, max, last_iteration) over [lo, hi] in `buckets` equal-width buckets.
+
+    Short ranges are bucketed from the raw points. Long ones (each bucket spanning at least
+    _BLOCKS_PER_BUCKET rollup blocks) read the blocks instead, ~1/BLOCK_SIZE of the rows; a block
+    then falls wholly into the bucket of its first iteration, so bucket edges can shift by up to
+    one block (BLOCK_SIZE iterations). Counts, min and max stay exact, so spikes survive.
+    """
+    width = hi - lo + 1
+    if width < buckets * BLOCK_SIZE * _BLOCKS_PER_BUCKET:
+        return event_store.bucket_points(conn, series_id, lo, hi, buckets)
+    first_full = -(-lo // BLOCK_SIZE)  # first block that starts at or after lo
+    last_full = (hi + 1) // BLOCK_SIZE - 1  # last block that ends at or before hi
+    merged: dict[int, list] = {}
+
+    def add(rows: list[tuple]) -> None:
+        for bucket, count, vmin, vmax, last_it in rows:
+            slot = merged.get(bucket)
+            if slot is None:
+                merged[bucket] = [bucket, int(count), vmin, vmax, last_it]
+                continue
+            slot[1] += int(count)
+            slot[2] = vmin if slot[2] is None else (slot[2] if vmin is None else min(slot[2], vmin))
+            slot[3] = vmax if slot[3] is None else (slot[3] if vmax is None else max(slot[3], vmax))
+            slot[4] = max(slot[4], last_it)
+
+    add(event_store.bucket_blocks(conn, series_id, first_full, last_full, buckets, lo, width))
+    # The partial blocks at either edge come from raw points, bucketed on the same grid.
+    if lo < first_full * BLOCK_SIZE:
+        add(event_store.bucket_points(conn, series_id, lo, hi, buckets, upto=first_full * BLOCK_SIZE - 1))
+    if (last_full + 1) * BLOCK_SIZE <= hi:
+        add(event_store.bucket_points(conn, series_id, lo, hi, buckets, start=(last_full + 1) * BLOCK_SIZE))
+    return [tuple(merged[b]) for b in sorted(merged)]

@@ -135,6 +135,8 @@ def _values(values: Any, index: int) -> list[float | None]:
     if not isinstance(values, list):
         raise _fail(index, "values", "'values' must be a list of numbers.")
     if set(map(type, values)) <= _NUMBER_TYPES:
+        if math.isfinite(sum(values)):
+            return values  # every value is finite (a NaN or ±inf would make the sum non-finite)
         # v - v is 0 exactly for finite numbers and NaN for NaN/±inf.
         return [v if v - v == 0 else None for v in values]
     return [_value(v, index) for v in values]
@@ -180,7 +182,7 @@ def validate_events(raw: list[Any], *, task_id: str, received: float, max_points
                 times = [received] * len(iterations)
             elif not isinstance(times, list) or len(times) != len(iterations) or not set(map(type, times)) <= _NUMBER_TYPES:
                 raise _fail(index, "times", "'times' must be a list of Unix seconds as long as 'iterations'.")
-            elif not all(t - t == 0 for t in times):
+            elif not math.isfinite(sum(times)):
                 raise _fail(index, "times", "'times' must be finite.")
             points += len(iterations)
             if points > max_points:

@@ -103,6 +103,30 @@ def refresh_blocks(conn: Connection, series_id: int, first_iteration: int, last_
     conn.execute(stmt)
 
 
+def merge_blocks(conn: Connection, rows: list[tuple[int, int, int, float | None, float | None, int]]) -> None:
+    """Fold per-block aggregates of new points, (series_id, block, count, min, max, last_iteration),
+    into the rollup: counts add up, min/max/last_iteration combine (NULL means no finite value)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        sql = (
+            "INSERT INTO scalar_blocks (series_id, block, count, min, max, last_iteration) VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (series_id, block) DO UPDATE SET count = scalar_blocks.count + excluded.count, "
+            "min = LEAST(scalar_blocks.min, excluded.min), max = GREATEST(scalar_blocks.max, excluded.max), "
+            "last_iteration = GREATEST(scalar_blocks.last_iteration, excluded.last_iteration)"
+        )
+    else:
+        # SQLite's two-argument min()/max() return NULL if either is NULL, hence the coalesces.
+        sql = (
+            "INSERT INTO scalar_blocks (series_id, block, count, min, max, last_iteration) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (series_id, block) DO UPDATE SET count = count + excluded.count, "
+            "min = min(coalesce(min, excluded.min), coalesce(excluded.min, min)), "
+            "max = max(coalesce(max, excluded.max), coalesce(excluded.max, max)), "
+            "last_iteration = max(last_iteration, excluded.last_iteration)"
+        )
+    conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+
+
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Bulk insert non-scalar events."""
     if rows:
@@ -128,10 +152,12 @@ def find_series(conn: Connection, task_ids: list[str], metric: str, variant: str
 
 def iteration_range(conn: Connection, series_id: int) -> tuple[int | None, int | None]:
     """Smallest and largest iteration stored for a series (index lookups)."""
-    row = conn.execute(
-        select(func.min(scalars.c.iteration), func.max(scalars.c.iteration)).where(scalars.c.series_id == series_id)
-    ).first()
-    return (row[0], row[1]) if row else (None, None)
+    # Two queries on purpose: SQLite answers a lone min() or max() with one index seek, but
+    # scans the whole series when both share a query.
+    where = scalars.c.series_id == series_id
+    lo = conn.execute(select(func.min(scalars.c.iteration)).where(where)).scalar()
+    hi = conn.execute(select(func.max(scalars.c.iteration)).where(where)).scalar()
+    return lo, hi
 
 
 def raw_points(
@@ -149,28 +175,33 @@ def raw_points(
     return [tuple(r) for r in conn.execute(query.order_by(c.iteration, c.id).limit(limit))]  # type: ignore[misc]
 
 
-def bucket_points(conn: Connection, series_id: int, lo: int, hi: int, buckets: int) -> list[tuple]:
-    """(bucket, count, min, max, last_iteration) per non-empty bucket, computed from the raw points."""
+def bucket_points(
+    conn: Connection, series_id: int, lo: int, hi: int, buckets: int, *, start: int | None = None, upto: int | None = None
+) -> list[tuple]:
+    """(bucket, count, min, max, last_iteration) per non-empty bucket of the grid over [lo, hi],
+    from the raw points (optionally only those in [start, upto])."""
     width = hi - lo + 1
     c = scalars.c
     bucket = ((c.iteration - _int(lo)) * _int(buckets) // _int(width)).label("bucket")
     query = (
         select(bucket, func.count(), func.min(c.value), func.max(c.value), func.max(c.iteration))
-        .where(c.series_id == series_id, c.iteration >= lo, c.iteration <= hi)
+        .where(c.series_id == series_id, c.iteration >= max(lo, start or lo), c.iteration <= min(hi, hi if upto is None else upto))
         .group_by(bucket)
         .order_by(bucket)
     )
     return [tuple(r) for r in conn.execute(query)]
 
 
-def bucket_blocks(conn: Connection, series_id: int, lo_block: int, hi_block: int, buckets: int) -> list[tuple]:
-    """(bucket, count, min, max, last_iteration) per bucket of whole rollup blocks."""
-    width = hi_block - lo_block + 1
+def bucket_blocks(
+    conn: Connection, series_id: int, first_block: int, last_block: int, buckets: int, lo: int, width: int
+) -> list[tuple]:
+    """(bucket, count, min, max, last_iteration) per bucket of the grid over [lo, lo + width),
+    from whole rollup blocks in [first_block, last_block], each placed by its first iteration."""
     b = scalar_blocks.c
-    bucket = ((b.block - _int(lo_block)) * _int(buckets) // _int(width)).label("bucket")
+    bucket = ((b.block * _int(BLOCK_SIZE) - _int(lo)) * _int(buckets) // _int(width)).label("bucket")
     query = (
         select(bucket, func.sum(b.count), func.min(b.min), func.max(b.max), func.max(b.last_iteration))
-        .where(b.series_id == series_id, b.block >= lo_block, b.block <= hi_block)
+        .where(b.series_id == series_id, b.block >= first_block, b.block <= last_block)
         .group_by(bucket)
         .order_by(bucket)
     )
