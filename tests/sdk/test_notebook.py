@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import nbformat
 from nbclient import NotebookClient
 
@@ -13,7 +16,9 @@ CELLS = [
     "task.close()\nprint('CLOSED', labtrack.Task.current_task())",
     "task2 = labtrack.Task.init('sdk/notebook', 'second')\nprint('TASK2', task2.id)\n"
     "task2.get_logger().report_scalar('x', 'y', 1.0, 0)\ntask2.mark_completed()",
-    "print('kernel alive')",
+    "task3 = labtrack.Task.init('sdk/notebook', 'aborted')\nprint('TASK3', task3.id)",
+    "import time\nfor i in range(100000):\n    task3.get_logger().report_scalar('x', 'y', i, i)\n    time.sleep(0.01)",
+    "print('kernel alive', labtrack.Task.current_task())",
 ]
 
 
@@ -28,10 +33,14 @@ def test_notebook_kernel_survives_and_tasks_complete(scripts, monkeypatch) -> No
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(scripts.tmp_path)}})
+    stopper = threading.Thread(target=_abort_third_task, args=(scripts, nb), daemon=True)
+    stopper.start()
     client.execute()
+    stopper.join(30)
     out = [_outputs(c) for c in nb.cells]
     assert nb.cells[2]["outputs"][0]["ename"] == "ValueError"
-    assert "after the error" in out[3] and "CLOSED None" in out[4] and "kernel alive" in out[6]
+    assert "after the error" in out[3] and "CLOSED None" in out[4] and "kernel alive None" in out[8]
+    assert nb.cells[7]["outputs"][-1]["ename"] == "KeyboardInterrupt"  # the abort interrupted the cell
     task_id = out[0].split()[1]
     task2_id = out[5].split()[1]
     assert task2_id != task_id
@@ -42,3 +51,17 @@ def test_notebook_kernel_survives_and_tasks_complete(scripts, monkeypatch) -> No
     console = "".join(i["text"] for i in scripts.get(f"/tasks/{task_id}/console")["items"])
     assert "ValueError: cell blew up" in console and "after the error" in console
     assert scripts.get(f"/tasks/{task2_id}")["status"] == "completed"
+    assert scripts.get(f"/tasks/{out[6].split()[1]}")["status"] == "stopped"
+
+
+def _abort_third_task(scripts, nb) -> None:
+    """From outside the kernel: once the third task reports, ask the server to stop it."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        text = _outputs(nb.cells[6])
+        if text.startswith("TASK3"):
+            task_id = text.split()[1]
+            if scripts.get(f"/tasks/{task_id}")["last_iteration"]:
+                scripts.post(f"/tasks/{task_id}/stop")
+                return
+        time.sleep(0.1)
