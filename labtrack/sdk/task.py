@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import traceback
 import uuid
@@ -23,7 +24,7 @@ from labtrack.sdk.transport import Sender, _warn, deliver_op, spool_root
 
 TASK_TYPES = ("training", "testing", "inference", "data_processing", "application", "monitor",
               "controller", "optimizer", "service", "qc", "custom")
-_FINAL = ("completed", "failed", "stopped", "published")
+_ARTIFACT_KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 
 argv.install_argparse_capture()  # normally already done by `import labtrack`
 
@@ -504,6 +505,11 @@ class Task:
         `wait_on_upload`."""
         from labtrack.sdk.artifacts import sha256_file
 
+        if not isinstance(name, str) or not _ARTIFACT_KEY.fullmatch(name):
+            raise ConfigurationError(
+                f"artifact name {name!r} is not allowed: use 1-128 characters of letters, digits, '.', '_' "
+                "or '-', not starting with '.'"
+            )
         staged_dir = self._stage_path("x").parent
         path, type_name, preview = serialize_artifact(artifact_object, staged_dir, name)
         op = {"op": "artifact", "key": name, "type": type_name, "file": self._op_file_ref(path),

@@ -126,3 +126,19 @@ def test_sender_spools_past_memory_bound_and_reports_what_is_kept(tmp_path) -> N
     ops = [folder.read_op(path) for _, path in folder.iter_ops()]
     assert [op["events"][0]["iterations"][0] for op in ops] == [0, 100, 200, 300, 400]
     assert len({op["batch_id"] for op in ops}) == 5 and folder.meta()["task_id"] == "t" * 32
+
+
+def test_bad_artifact_names_are_refused_with_a_clear_message(tmp_path, monkeypatch) -> None:
+    from labtrack.sdk.task import Task
+
+    monkeypatch.setenv("LABTRACK_OFFLINE_DIR", str(tmp_path))
+    task = Task._create_offline("p", "n", "training", None)
+    try:
+        for bad in ("", ".hidden", "a/b", "x" * 129, "sp ace"):
+            with pytest.raises(ConfigurationError, match="is not allowed"):
+                task.upload_artifact(bad, {"a": 1})
+        task.upload_artifact("ok-name_1.json", {"a": 1})
+        assert task.artifacts["ok-name_1.json"].get() == {"a": 1}
+    finally:
+        task._owned = False
+        task.close()
