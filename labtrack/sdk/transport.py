@@ -268,6 +268,10 @@ class Sender:
         self._wake.set()
         if self._started:
             self._thread.join(timeout + 10)
+            if self._thread.is_alive():
+                # Stuck in a request to a hung server: keep what is queued on disk from here. An
+                # operation that still lands is harmless to replay (batch ids).
+                self._finish()
         else:
             self._cycle(final=True)
             self._finish()
