@@ -362,7 +362,7 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
                 wait = interval
             except LabtrackError as exc:
                 failures += 1
-                if failures > 8:
+                if failures >= 8:
                     self._safe_draw(None, f"stopped following: {exc}")
                     return
                 wait = min(30.0, interval * 2 ** failures)

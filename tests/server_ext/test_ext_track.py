@@ -136,3 +136,29 @@ def test_bad_requests_get_messages_not_tracebacks(jupyter) -> None:
         assert error["code"] == code and words in error["message"], (body, error)
     invalid_json = requests.post(jupyter.url("labtrack/notebooks/track"), data=b"{", headers=jupyter.headers, timeout=10)
     assert invalid_json.status_code == 400 and "not valid JSON" in invalid_json.json()["error"]["message"]
+
+
+def test_attach_code_makes_the_kernel_log_into_the_tracked_task(jupyter, tracking_server, monkeypatch) -> None:
+    from nbclient import NotebookClient
+
+    write_notebook(jupyter.root_dir / "run.ipynb", CELLS[:1])
+    result = post(jupyter, "track", {"path": "run.ipynb"}).json()
+    for name, value in tracking_server.env.items():
+        if name.startswith("LABTRACK_"):
+            monkeypatch.setenv(name, value)  # what a kernel started by this Jupyter inherits
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(result["attach_code"]),
+        # What the quickstart does: the tracked task is the current one.
+        nbformat.v4.new_code_cell(
+            "task = labtrack.Task.current_task() or labtrack.Task.init(project_name='x', task_name='y')\n"
+            "task.get_logger().report_scalar('loss', 'train', 0.25, 7)\n"
+            "task.close()"
+        ),
+    ]
+    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(jupyter.root_dir)}}).execute()
+    task = server_task(tracking_server, result["task_id"])
+    assert task["last_metrics"]["loss"]["train"]["last"] == 0.25
+    assert task["script"]["notebook_path"] == "run.ipynb"  # the snapshot survived the SDK's own capture
+    tasks = requests.get(f"{tracking_server.api}/tasks", headers=tracking_server.headers, timeout=10).json()["items"]
+    assert len(tasks) == 1
