@@ -154,12 +154,14 @@ class TrackingApi:
         return response.json()
 
     def _error_from(self, response: httpx.Response) -> TrackingServerError:
-        code, message, details = "server_error", f"The tracking server answered {response.status_code}.", {}
+        code, message = "server_error", f"The tracking server answered {response.status_code}."
+        details: dict[str, Any] = {}
         try:
             error = response.json().get("error") or {}
             code = str(error.get("code") or code)
             message = str(error.get("message") or message)
-            details = error.get("details") if isinstance(error.get("details"), dict) else {}
+            if isinstance(error.get("details"), dict):
+                details = error["details"]
         except (ValueError, AttributeError):
             pass
         return TrackingServerError(response.status_code, code, self._connection.redact(message), details)

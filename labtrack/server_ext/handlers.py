@@ -101,7 +101,8 @@ class _NotebookHandler(LabtrackHandler):
         """The frozen package list of the Python the notebook's kernel runs ("" if not Python)."""
         kernel_name = None
         try:
-            for session in await ensure_async(self.session_manager.list_sessions()):
+            sessions: list[dict[str, Any]] = await ensure_async(self.session_manager.list_sessions())
+            for session in sessions:
                 if session.get("path") == path and session.get("kernel"):
                     kernel_name = session["kernel"].get("name")
                     break
@@ -111,7 +112,8 @@ class _NotebookHandler(LabtrackHandler):
             kernel_name = (notebook.get("metadata", {}).get("kernelspec") or {}).get("name")
         spec_manager = self.kernel_spec_manager
         try:
-            spec = await ensure_async(spec_manager.get_kernel_spec(kernel_name or spec_manager.default_kernel_name))
+            name = kernel_name or self.kernel_manager.default_kernel_name
+            spec = await ensure_async(spec_manager.get_kernel_spec(name))
         except Exception:  # noqa: BLE001 - an unknown kernel just means no package list
             return ""
         if (spec.language or "").lower() != "python":

@@ -9,12 +9,13 @@ before a single body byte is read or forwarded.
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from typing import AsyncIterator, cast
 from urllib.parse import unquote
 
 import httpx
 import tornado.web
 from jupyter_server.utils import url_path_join
+from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
 from labtrack.server_ext.connection import TrackingServerUnreachable, describe_transport_error
@@ -50,11 +51,12 @@ class ProxyHandler(LabtrackHandler):
         # Bodies are streamed, so Tornado's whole-body ETag would be wrong; upstream ETags pass through.
         return None
 
-    async def prepare(self) -> None:
+    async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()  # authentication and XSRF: raises 403 before the body is read
         self._target = self._target_path()
         if self.request.method in BODY_METHODS and self.labtrack.connection.url:
-            self.request.connection.set_max_body_size(MAX_UPLOAD_BYTES)
+            connection = cast(HTTP1Connection, self.request.connection)
+            connection.set_max_body_size(MAX_UPLOAD_BYTES)
             self._chunks = asyncio.Queue(maxsize=UPLOAD_QUEUE_CHUNKS)
             self._upstream = asyncio.ensure_future(self._send(self._body_stream()))
 

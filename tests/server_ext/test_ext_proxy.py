@@ -36,7 +36,7 @@ def test_every_verb_is_proxied_with_the_key_added(jupyter, tracking_server) -> N
     created = call("POST", "projects", json={"name": "proxy/demo", "description": "first"})
     assert created.status_code == 201, created.text
     project = created.json()
-    assert call("GET", f"projects?search=proxy&limit=5").json()["items"][0]["id"] == project["id"]
+    assert call("GET", "projects?search=proxy&limit=5").json()["items"][0]["id"] == project["id"]
     patched = call("PATCH", f"projects/{project['id']}", json={"description": "second"})
     assert patched.status_code == 200 and patched.json()["description"] == "second"
     task = call("POST", "tasks", json={"name": "t", "project_name": "proxy/demo"}).json()

@@ -95,12 +95,15 @@ def test_track_creates_then_reuses_the_task_with_the_exact_cells(jupyter, tracki
 
 
 def test_track_with_project_name_and_a_stale_task_id(jupyter, tracking_server) -> None:
-    write_notebook(jupyter.root_dir / "a.ipynb", CELLS[:1])
+    nb = write_notebook(jupyter.root_dir / "a.ipynb", CELLS[:1])
+    del nb.metadata["kernelspec"]  # no kernel recorded: the packages come from the default kernel
+    nbformat.write(nb, jupyter.root_dir / "a.ipynb")
     gone = "f" * 32  # e.g. the task was deleted on the server: a new one is created
     tracked = post(jupyter, "track", {"path": "a.ipynb", "task_id": gone, "project": "team/vision", "name": "baseline"})
     assert tracked.status_code == 200, tracked.text
     task = server_task(tracking_server, tracked.json()["task_id"])
     assert task["id"] != gone and task["project_name"] == "team/vision" and task["name"] == "baseline"
+    assert "nbformat==" in task["script"]["requirements"]
 
 
 def test_track_default_project_is_configurable(jupyter_factory, tracking_server) -> None:
