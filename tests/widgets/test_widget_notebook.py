@@ -67,3 +67,36 @@ def test_live_chart_in_a_real_kernel(tracking_server, tmp_path: Path, monkeypatc
     assert task["status"] == "completed"
     assert task["last_metrics"]["loss"]["train"]["max"] == 1000.0
     assert task["last_metrics"]["loss"]["train"]["count"] == 200_000
+
+
+def test_the_chart_sends_updates_while_the_cell_is_still_running(tracking_server, monkeypatch) -> None:
+    """What the browser would receive: widget updates on iopub before the loop's cell finishes."""
+    from jupyter_client.manager import start_new_kernel
+
+    for name, value in tracking_server.env.items():
+        if name.startswith("LABTRACK_"):
+            monkeypatch.setenv(name, value)
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        def run(code: str) -> list[dict]:
+            msg_id = kc.execute(code)
+            messages = []
+            while True:
+                msg = kc.get_iopub_msg(timeout=60)
+                messages.append(msg)
+                if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
+                        and msg["content"]["execution_state"] == "idle"):
+                    return messages
+
+        run("import labtrack\ntask = labtrack.Task.init(project_name='w', task_name='comm')\n"
+            "chart = task.live(refresh_hz=10)\ndisplay(chart)")
+        loop = run("import time\nlog = task.get_logger()\nfor i in range(30):\n"
+                   "    log.report_scalar('loss', 'train', 1 / (i + 1), i)\n    time.sleep(0.1)\n"
+                   "print('loop done')")
+        done = next(i for i, m in enumerate(loop) if m["msg_type"] == "stream" and "loop done" in m["content"]["text"])
+        updates = [m for m in loop[:done] if m["msg_type"] == "comm_msg"]
+        assert len(updates) >= 3, [m["msg_type"] for m in loop]  # several redraws mid-loop, not one at the end
+        run("task.close()")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
