@@ -76,7 +76,7 @@ def frozen_requirements() -> str:
 
     lines = set()
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata["Name"] if "Name" in dist.metadata else None
         if name:
             lines.add(f"{name}=={dist.version}")
     return "\n".join(sorted(lines, key=str.lower)) + "\n"

@@ -67,7 +67,9 @@ def _at_exit() -> None:
         try:
             task._finish_at_exit()
         except Exception as exc:  # never turn a clean exit into a traceback
-            sys.__stderr__.write(f"labtrack: could not close task at exit: {exc}\n")
+            from labtrack.sdk.transport import _warn
+
+            _warn(f"labtrack: could not close task at exit: {exc}")
 
 
 def interrupt_main() -> None:

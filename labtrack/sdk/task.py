@@ -9,7 +9,7 @@ import threading
 import traceback
 import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from labtrack.sdk import argv, capture, lifecycle
 from labtrack.sdk.artifacts import Artifact, serialize_artifact
@@ -65,7 +65,7 @@ class Task:
         self._local_artifacts: dict[str, Artifact] = {}
         self._tees: tuple[capture.ConsoleTee, capture.ConsoleTee] | None = None
         self._monitor: capture.ResourceMonitor | None = None
-        self._argparse_hook = None
+        self._argparse_hook: Callable[[Any], Any] | None = None
         self._capture_thread: threading.Thread | None = None
 
     # -- construction --------------------------------------------------------------------------
@@ -228,8 +228,9 @@ class Task:
         if argparse_on:
             for ns in argv.parsed_namespaces():
                 self.connect(ns, name="Args")
-            self._argparse_hook = lambda ns: self.connect(ns, name="Args")
-            argv.add_argparse_hook(self._argparse_hook)
+            hook: Callable[[Any], Any] = lambda ns: self.connect(ns, name="Args")  # noqa: E731
+            self._argparse_hook = hook
+            argv.add_argparse_hook(hook)
         if monitor:
             self._monitor = capture.ResourceMonitor(logger, _env_float("LABTRACK_MONITOR_INTERVAL", 10.0))
             self._monitor.start()
@@ -456,7 +457,7 @@ class Task:
         """
         is_path = isinstance(configuration, (str, os.PathLike))
         server = self._server_configuration.get(name) if self._remote else None
-        if is_path:
+        if isinstance(configuration, (str, os.PathLike)):
             path = Path(configuration)
             if server is not None:
                 out = self._stage_path(path.name)

@@ -234,10 +234,15 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
         self._lt_traces: dict[tuple[str, str], int] = {}
         self._lt_panels: list[str] = []
         self._lt_listener: Callable[[str, str, int, float], None] | None = None
+        self._lt_colors: dict[str, str] = {}
         self._lt_task, self._lt_task_id = _resolve_task(task_or_id)
+        name = getattr(self._lt_task, "name", "") if self._lt_task is not None else ""
+        self._lt_label = f"{name} ({self._lt_task_id[:8]})" if name else self._lt_task_id[:8]
         self.update_layout(
-            height=320, margin={"l": 60, "r": 20, "t": 40, "b": 40}, hovermode="x unified",
-            title={"text": f"labtrack · {self._lt_task_id[:8]} · waiting for scalars…", "font": {"size": 13}},
+            height=320, margin={"l": 60, "r": 20, "t": 70, "b": 40}, hovermode="x unified",
+            title={"text": f"labtrack · {self._lt_label} · waiting for scalars…", "font": {"size": 13}},
+            # Above the panels, so the plots get the whole width.
+            legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
         )
         if self._lt_task is not None:
             self._lt_listener = self._lt_model.add
@@ -277,8 +282,10 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
 
     def _draw(self, frame: Frame, status: str = "") -> None:
         import plotly.graph_objects as go
+        from plotly.colors import qualitative
 
-        new_keys = [key for key in sorted(frame.series) if key not in self._lt_traces]
+        # Frame order is first-report order: the panel of the first metric reported comes first.
+        new_keys = [key for key in frame.series if key not in self._lt_traces]
         if new_keys:
             for metric, _ in new_keys:
                 if metric not in self._lt_panels:
@@ -287,8 +294,15 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
             for key in new_keys:
                 panel = self._lt_panels.index(key[0]) + 1
                 suffix = "" if panel == 1 else str(panel)
+                # One color per variant in every panel: "train" looks the same in loss and accuracy.
+                # The legend lists each variant once and toggles it in every panel.
+                palette = qualitative.Plotly
+                first_of_variant = key[1] not in self._lt_colors
+                color = self._lt_colors.setdefault(key[1], palette[len(self._lt_colors) % len(palette)])
                 self.add_trace(go.Scatter(
-                    x=[], y=[], mode="lines", name=f"{key[0]}/{key[1]}",
+                    x=[], y=[], mode="lines", name=key[1], legendgroup=key[1], showlegend=first_of_variant,
+                    line={"color": color, "width": 1.5}, meta=f"{key[0]}/{key[1]}",
+                    hovertemplate=f"{key[0]} {key[1]}: %{{y:.4g}}<extra></extra>",
                     xaxis=f"x{suffix}", yaxis=f"y{suffix}",
                 ))
                 self._lt_traces[key] = len(self.data) - 1
@@ -298,7 +312,7 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
                 trace = self.data[self._lt_traces[key]]
                 trace.x = xs
                 trace.y = ys
-            title = f"labtrack · {self._lt_task_id[:8]} · {points} points shown"
+            title = f"labtrack · {self._lt_label} · {points} points shown"
             self.layout.title.text = f"{title} · {status}" if status else title
 
     def _layout_panels(self) -> None:
@@ -314,7 +328,7 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
                                       "anchor": f"x{suffix}"}
             axes[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "matches": "x" if i else None,
                                       "title": {"text": "iteration" if i == n - 1 else ""}}
-        self.update_layout(height=max(320, 240 * n), **axes)
+        self.update_layout(height=110 + 230 * n, **axes)
 
     def _safe_draw(self, frame: Frame | None, status: str = "") -> None:
         if frame is None and not status:
@@ -351,7 +365,9 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
         while not self._lt_stop.is_set():
             try:
                 client = client or ApiClient.from_environment()
-                status = client.get(f"/tasks/{self._lt_task_id}")["status"]
+                record = client.get(f"/tasks/{self._lt_task_id}")
+                status = record["status"]
+                self._lt_label = f"{record.get('name') or 'task'} ({self._lt_task_id[:8]})"
                 changed = self._fetch_changed(client, counts)
                 failures = 0
                 finished = status in FINAL_STATUSES
