@@ -9,6 +9,7 @@ from typing import Any, AsyncIterator
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -88,6 +89,12 @@ def install_error_handlers(app: FastAPI) -> None:
                           headers=dict(exc.headers or {}))
         code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 413: "too_large"}.get(exc.status_code, "error")
         return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(DataError)
+    async def data_error(_request: Request, exc: DataError) -> OrjsonResponse:
+        # The database refused a value the schema let through (a NUL character, an over-long name).
+        return _error(422, "invalid", "A value can't be stored: text must not contain NUL characters and names must "
+                      "fit their documented lengths.", {"errors": [{"loc": ["body"], "msg": type(exc.orig).__name__}]})
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> OrjsonResponse:

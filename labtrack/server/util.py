@@ -21,9 +21,21 @@ def now() -> float:
     return time.time()
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON text for a stored JSON column (non-finite floats become null)."""
-    return orjson.dumps(value).decode()
+def dumps(value: Any, field: str = "body") -> str:
+    """Compact JSON text for a stored JSON column (non-finite floats become null).
+
+    Raises:
+        Invalid: the value holds something JSON can't carry faithfully (an integer past 64 bits).
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:
+        from labtrack.server.errors import Invalid
+
+        raise Invalid(
+            f"{field} holds a value that can't be stored as JSON ({exc}); integers must fit in 64 bits.",
+            [{"loc": ["body", field], "msg": str(exc)}],
+        ) from None
 
 
 def loads(text: str | None, default: Any = None) -> Any:

@@ -95,8 +95,8 @@ def get_series(
     task_id: str,
     metric: str = Query(..., min_length=1, max_length=500),
     variant: str = Query("", max_length=500),
-    start: int | None = Query(None, ge=0, description="first iteration (inclusive)"),
-    end: int | None = Query(None, ge=0, description="last iteration (inclusive)"),
+    start: int | None = Query(None, ge=0, le=2**62, description="first iteration (inclusive)"),
+    end: int | None = Query(None, ge=0, le=2**62, description="last iteration (inclusive)"),
     limit: int = Query(10_000, ge=1, le=100_000),
     cursor: str | None = None,
     buckets: int | None = Query(None, ge=1, le=10_000, description="downsample into N buckets (min/max/last)"),
@@ -113,8 +113,8 @@ def compare_series(
     task_ids: str = Query(..., description="comma list of up to 100 task ids"),
     metric: str = Query(..., min_length=1, max_length=500),
     variant: str | None = Query(None, max_length=500, description="omit for every variant"),
-    start: int | None = Query(None, ge=0),
-    end: int | None = Query(None, ge=0),
+    start: int | None = Query(None, ge=0, le=2**62),
+    end: int | None = Query(None, ge=0, le=2**62),
     limit: int = Query(10_000, ge=1, le=100_000),
     buckets: int | None = Query(None, ge=1, le=10_000),
     svc: Services = Depends(services),
@@ -131,7 +131,7 @@ def compare_series(
 def get_console(
     task_id: str,
     tail: int | None = Query(None, ge=1, le=10_000, description="the last N lines"),
-    after: int | None = Query(None, ge=0, description="lines after this seq"),
+    after: int | None = Query(None, ge=0, le=2**62, description="lines after this seq"),
     limit: int = Query(1000, ge=1, le=10_000),
     svc: Services = Depends(services),
 ) -> OrjsonResponse:
@@ -144,7 +144,7 @@ def _media_route(kind: str, path: str) -> None:
     def endpoint(
         task_id: str,
         metric: str | None = Query(None, max_length=500),
-        after: int | None = Query(None, ge=0),
+        after: int | None = Query(None, ge=0, le=2**62),
         limit: int = Query(100, ge=1, le=1000),
         svc: Services = Depends(services),
     ) -> OrjsonResponse:

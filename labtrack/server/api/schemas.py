@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -119,13 +119,13 @@ class Runtime(Strict):
     python: str | None = None
     os: str | None = None
     machine: str | None = None
-    cpu_count: int | None = None
+    cpu_count: int | None = Field(default=None, ge=0, le=2**31)
     memory_gb: float | None = None
     gpus: list[Any] | None = None
     extra: dict[str, Any] | None = None
 
 
-Tags = list[str]
+Tag = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class TaskCreate(Strict):
@@ -133,7 +133,7 @@ class TaskCreate(Strict):
     project_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     project_name: str | None = Field(default=None, min_length=1, max_length=1000)
     type: TaskType = "training"
-    tags: list[str] = Field(default_factory=list, max_length=200)
+    tags: list[Tag] = Field(default_factory=list, max_length=200)
     comment: str = Field(default="", max_length=100_000)
     parent_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     hyperparams: dict[str, dict[str, HyperParam]] = Field(default_factory=dict)
@@ -145,7 +145,7 @@ class TaskCreate(Strict):
 class TaskPatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=1000)
     comment: str | None = Field(default=None, max_length=100_000)
-    tags: list[str] | None = Field(default=None, max_length=200)
+    tags: list[Tag] | None = Field(default=None, max_length=200)
     hyperparams: dict[str, dict[str, HyperParam]] | None = None
     configuration: dict[str, ConfigItem | None] | None = None
     script: Script | None = None
@@ -283,7 +283,7 @@ class ArtifactRegister(Strict):
     type: str = Field(default="", max_length=100)
     uri: str = Field(min_length=1, max_length=4000)
     filename: str = Field(default="", max_length=1000)
-    size: int | None = Field(default=None, ge=0)
+    size: int | None = Field(default=None, ge=0, le=2**62)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     preview: str = Field(default="", max_length=100_000)
     metadata: dict[str, Any] = Field(default_factory=dict)

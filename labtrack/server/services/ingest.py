@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from labtrack.server.errors import BadRequest, Invalid, TooLarge
+from labtrack.server.util import dumps
 
 MAX_ITERATION = 2**62
 MAX_NAME = 500
@@ -112,18 +113,31 @@ def _iteration(ev: dict[str, Any], index: int, required: bool = True) -> int | N
     return value
 
 
+def _finite_sum(numbers: list) -> bool:
+    """Whether every number in the list is finite (a NaN or ±inf makes the sum non-finite)."""
+    try:
+        return math.isfinite(sum(numbers))
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _time(ev: dict[str, Any], index: int, default: float) -> float:
     value = ev.get("time")
     if value is None:
         return default
-    if type(value) not in _NUMBER_TYPES or not math.isfinite(value):
+    if type(value) not in _NUMBER_TYPES or not _finite_sum([value]):
         raise _fail(index, "time", "'time' must be Unix seconds (a finite number).")
     return float(value)
 
 
 def _value(value: Any, index: int) -> float | None:
-    if type(value) in _NUMBER_TYPES:
+    if type(value) is float:
         return value if math.isfinite(value) else None
+    if type(value) is int:
+        try:
+            return float(value)
+        except OverflowError:
+            raise _fail(index, "value", f"value {value} is too large for a 64-bit float.") from None
     if value is None:
         return None
     if isinstance(value, str) and value.strip().lower() in ("nan", "infinity", "+infinity", "-infinity", "inf", "-inf", "+inf"):
@@ -134,9 +148,10 @@ def _value(value: Any, index: int) -> float | None:
 def _values(values: Any, index: int) -> list[float | None]:
     if not isinstance(values, list):
         raise _fail(index, "values", "'values' must be a list of numbers.")
-    if set(map(type, values)) <= _NUMBER_TYPES:
-        if math.isfinite(sum(values)):
-            return values  # every value is finite (a NaN or ±inf would make the sum non-finite)
+    types = set(map(type, values))
+    if types <= {float}:
+        if _finite_sum(values):
+            return values
         # v - v is 0 exactly for finite numbers and NaN for NaN/±inf.
         return [v if v - v == 0 else None for v in values]
     return [_value(v, index) for v in values]
@@ -182,7 +197,7 @@ def validate_events(raw: list[Any], *, task_id: str, received: float, max_points
                 times = [received] * len(iterations)
             elif not isinstance(times, list) or len(times) != len(iterations) or not set(map(type, times)) <= _NUMBER_TYPES:
                 raise _fail(index, "times", "'times' must be a list of Unix seconds as long as 'iterations'.")
-            elif not math.isfinite(sum(times)):
+            elif not _finite_sum(times):
                 raise _fail(index, "times", "'times' must be finite.")
             points += len(iterations)
             if points > max_points:
@@ -221,19 +236,19 @@ def validate_events(raw: list[Any], *, task_id: str, received: float, max_points
             if kind == "plot":
                 if not isinstance(ev.get("figure"), dict):
                     raise _fail(index, "figure", "'figure' must be a plotly figure JSON object.")
-                row["payload"] = orjson.dumps(ev["figure"]).decode()
+                row["payload"] = dumps(ev["figure"], "figure")
             elif kind == "table":
                 columns, table_rows = ev.get("columns"), ev.get("rows")
                 if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
                     raise _fail(index, "columns", "'columns' must be a list of strings.")
                 if not isinstance(table_rows, list) or not all(isinstance(r, list) for r in table_rows):
                     raise _fail(index, "rows", "'rows' must be a list of lists.")
-                row["payload"] = orjson.dumps({"columns": columns, "rows": table_rows}).decode()
+                row["payload"] = dumps({"columns": columns, "rows": table_rows}, "rows")
             else:
                 uri = ev.get("uri")
                 if not isinstance(uri, str) or not uri or len(uri) > 2000:
                     raise _fail(index, "uri", "'uri' must be a non-empty string (from POST /tasks/{id}/media or external).")
-                row["payload"] = orjson.dumps({"uri": uri}).decode()
+                row["payload"] = dumps({"uri": uri}, "uri")
         rows.append(row)
     if points > max_points:
         raise TooLarge(
