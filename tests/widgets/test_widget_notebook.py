@@ -27,7 +27,7 @@ for i in range(200_000):
     if i % 20_000 == 0:
         time.sleep(0.06)
 time.sleep(0.3)  # the trailing redraw
-traces = {t.name: t for t in chart.data}
+traces = {t.meta: t for t in chart.data}
 loss = traces["loss/train"]
 print("LOCAL", len(loss.x), max(loss.y), chart.model.frames_taken, sorted(traces))
 assert len(loss.x) <= 2000 and max(loss.y) == 1000.0 and loss.x[-1] == 199_999
@@ -38,7 +38,7 @@ FOLLOW = """
 task.close()
 remote = LiveScalars(task.id, max_points=1000)  # a finished task: polled from the server
 remote._lt_thread.join(30)
-traces = {t.name: t for t in remote.data}
+traces = {t.meta: t for t in remote.data}
 print("REMOTE", len(traces["loss/train"].x), max(traces["loss/train"].y), remote.layout.title.text)
 assert not remote._lt_thread.is_alive()
 assert len(traces["loss/train"].x) <= 1000 and max(traces["loss/train"].y) == 1000.0
