@@ -139,3 +139,25 @@ def test_every_error_has_the_one_shape(tracking_server) -> None:
     error(api.post(f"/tasks/{tid}/events", data=b"\xff\xfe", headers={"Content-Type": "application/json"}), 400, "bad_request")
     error(api.post(f"/tasks/{tid}/events", data=b"", headers={"Content-Type": "application/json"}), 400, "bad_request")
     assert "lt_test_" not in tracking_server.log_tail(100_000), "the API key must never reach the log"
+
+
+def test_every_endpoint_is_documented(tracking_server) -> None:
+    import re
+    from pathlib import Path
+
+    from labtrack.server.services.tasks import ACTIONS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    found = re.findall(r"(?:GET|POST|PUT|PATCH|DELETE) (/[^\s?`]*)", doc)
+    documented = {re.sub(r"\{[^}]*\}", "{}", p.removeprefix("/api/v1")) for p in found}
+    # status actions are documented as one route plus a table row per action
+    assert "/tasks/{}/{}" in documented
+    documented |= {f"/tasks/{{}}/{a}" for a in ACTIONS if f"| `{a}` |" in doc}
+    spec = requests.get(f"{tracking_server.api}/openapi.json").json()
+    missing = [
+        f"{verb.upper()} {path}"
+        for path, verbs in spec["paths"].items()
+        for verb in verbs
+        if re.sub(r"\{[^}]*\}", "{}", path.removeprefix("/api/v1")) not in documented
+    ]
+    assert not missing, f"endpoints missing from docs/api.md: {missing}"
