@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 import requests
@@ -63,10 +64,19 @@ def test_every_verb_is_proxied_with_the_key_added(jupyter, tracking_server) -> N
     assert key not in jupyter.log_text()
 
 
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc/<pid>/status")
+
+
 def test_big_bodies_stream_both_ways(jupyter, tracking_server) -> None:
     api = jupyter.url("labtrack/api/v1/")
     task = requests.post(api + "tasks", json={"name": "big", "project_name": "p"}, headers=jupyter.headers, timeout=10).json()
-    data = os.urandom(24 * 1024 * 1024)
+    peak_before = peak_rss_mib(jupyter.proc.pid)
+    data = os.urandom(64 * 1024 * 1024)
 
     def chunks():  # no Content-Length: the upload is chunked all the way to the tracking server
         for start in range(0, len(data), 1 << 20):
@@ -85,6 +95,8 @@ def test_big_bodies_stream_both_ways(jupyter, tracking_server) -> None:
             digest.update(chunk)
             size += len(chunk)
     assert size == len(data) and digest.hexdigest() == hashlib.sha256(data).hexdigest()
+    # Streamed, not buffered: Jupyter's peak memory grew by far less than the 64 MiB that went through.
+    assert peak_rss_mib(jupyter.proc.pid) - peak_before < 24
 
 
 def test_unreachable_server_is_a_502_with_a_message(jupyter, tracking_server) -> None:
