@@ -183,3 +183,39 @@ def test_long_series_downsample_from_rollup_blocks(api: Api) -> None:
     assert sum(part["count"]) == 18_998 - 1001 + 1
     assert part["iterations"][-1] == 18_998 and max(part["max"]) == 1e6
     assert min(part["min"]) == 0.0  # the -1e6 at 777 is outside the range
+
+
+def test_concurrent_writers_lose_nothing(api: Api, any_tracking_server) -> None:
+    """Parallel batches into one task (new series appearing at once) and parallel task creation
+    into one new project: every request succeeds and every point is counted once."""
+    import threading
+
+    import requests
+
+    tid = api.task()["id"]
+    failures: list[str] = []
+
+    def writer(w: int) -> None:
+        session = requests.Session()
+        session.headers.update(any_tracking_server.headers)
+        for b in range(4):
+            body = {"batch_id": f"w{w}-b{b}", "events": [
+                _scalars(f"m{b}", "", list(range(w * 100, w * 100 + 100)), [1.0] * 100),
+                {"type": "console", "text": f"{w}/{b}"}]}
+            r = session.post(f"{any_tracking_server.api}/tasks/{tid}/events", json=body, timeout=60)
+            if r.status_code != 200 or r.json()["duplicate"]:
+                failures.append(r.text)
+        r = session.post(f"{any_tracking_server.api}/tasks", json={"name": f"c{w}", "project_name": "race/new"}, timeout=60)
+        if r.status_code != 201:
+            failures.append(r.text)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+    metrics = {m["metric"]: m["count"] for m in api.get(f"/tasks/{tid}/metrics").json()["items"]}
+    assert metrics == {f"m{b}": 600 for b in range(4)}
+    assert len(api.get(f"/tasks/{tid}/console", params={"limit": 100}).json()["items"]) == 24
+    assert len(api.get("/tasks", params={"project": "race/new"}).json()["items"]) == 6

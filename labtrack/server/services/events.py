@@ -90,7 +90,7 @@ class EventService:
         accepted = len(raw_events)
         try:
             with self.db.write() as conn:
-                state = task_store.status_of(conn, task_id)
+                state = task_store.status_of(conn, task_id, lock=True)
                 if state is None:
                     raise NotFound(f"Task {task_id} does not exist.")
                 if batch_id is not None:
@@ -100,16 +100,9 @@ class EventService:
                     event_store.record_batch(conn, task_id, batch_id, accepted, received)
                 max_iteration = self._store_series(conn, task_id, series)
                 event_store.insert_events(conn, rows)
-                values: dict[str, Any] = {"last_update": received}
-                if max_iteration is not None:
-                    current = conn.execute(
-                        task_store.tasks.select().with_only_columns(task_store.tasks.c.last_iteration).where(task_store.tasks.c.id == task_id)
-                    ).scalar_one()
-                    if current is None or max_iteration > current:
-                        values["last_iteration"] = max_iteration
-                task_store.update_task(conn, task_id, values)
+                task_store.record_progress(conn, task_id, received, max_iteration)
         except IntegrityError as exc:
-            if batch_id is not None and event_store.is_unique_violation(exc):
+            if batch_id is not None and event_store.is_batch_conflict(exc):
                 # A concurrent request with the same batch id committed first.
                 return {"batch_id": batch_id, "accepted": accepted, "duplicate": True, "stop_requested": False}
             raise

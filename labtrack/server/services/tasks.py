@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from sqlalchemy.exc import IntegrityError
+
 from labtrack.server.errors import IllegalTransition, Invalid, NotFound
 from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
 from labtrack.server.services.projects import ProjectService
@@ -106,6 +108,16 @@ class TaskService:
 
     def create(self, body: dict[str, Any], user: str) -> dict[str, Any]:
         """Create a task in status `created`; `project_name` creates the project when missing."""
+        for attempt in range(3):
+            try:
+                return self._create(body, user)
+            except IntegrityError:
+                # Another request created the same new project at the same moment: look again.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _create(self, body: dict[str, Any], user: str) -> dict[str, Any]:
         task_id, stamp = new_id(), now()
         with self.db.write() as conn:
             if body.get("project_id"):

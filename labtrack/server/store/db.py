@@ -38,8 +38,8 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             kwargs: dict = {"connect_args": {"timeout": 60, "check_same_thread": False}}
-            if not pool:
-                kwargs["poolclass"] = NullPool
+            # Enough connections for the request thread pool, so a burst waits on SQLite, not the pool.
+            kwargs.update({"poolclass": NullPool} if not pool else {"pool_size": 20, "max_overflow": 30})
             self.engine = create_engine(self.url, **kwargs)
             self._setup_sqlite(self.engine)
         else:

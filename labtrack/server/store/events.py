@@ -242,7 +242,7 @@ def list_events(
     return [dict(r) for r in conn.execute(query.order_by(e.id).limit(limit)).mappings()]
 
 
-def is_unique_violation(exc: IntegrityError) -> bool:
-    """Whether an IntegrityError came from a unique/primary key constraint."""
+def is_batch_conflict(exc: IntegrityError) -> bool:
+    """Whether an IntegrityError is a second insert of the same (task, batch id): a retried batch."""
     text = str(exc.orig).lower()
-    return "unique" in text or "duplicate key" in text
+    return "pk_event_batches" in text or "event_batches.task_id, event_batches.batch_id" in text
