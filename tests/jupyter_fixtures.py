@@ -62,10 +62,12 @@ class JupyterServer:
     proc: subprocess.Popen
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    base_path: str = "/"
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        """`http://127.0.0.1:<port><base_path>`, ending in a slash."""
+        return f"http://127.0.0.1:{self.port}{self.base_path}"
 
     @property
     def headers(self) -> dict[str, str]:
@@ -121,6 +123,7 @@ def start_jupyter(
     app: str = "server",
     extra_args: list[str] | None = None,
     timeout: float = 90.0,
+    base_path: str = "/",
 ) -> JupyterServer:
     """Start Jupyter with the labtrack extension and wait until its REST API answers.
 
@@ -132,6 +135,7 @@ def start_jupyter(
             `{"LABTRACK_HOME": tmp}` to make it start the embedded one.
         app: "server" (`python -m jupyter_server`, fastest) or "lab" (`python -m jupyterlab`).
         extra_args: more command-line flags, e.g. `["--LabtrackApp.default_project=x"]`.
+        base_path: Jupyter's `ServerApp.base_url` (e.g. "/user/ada/" as behind JupyterHub).
 
     Returns:
         The running server; call `.stop()` when done.
@@ -145,7 +149,7 @@ def start_jupyter(
     cmd = [
         sys.executable, "-m", module, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root_dir}", *(extra_args or []),
+        f"--ServerApp.root_dir={root_dir}", f"--ServerApp.base_url={base_path}", *(extra_args or []),
     ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")  # Jupyter refuses to run as root otherwise
@@ -153,7 +157,7 @@ def start_jupyter(
     log = open(log_path, "ab")
     proc = subprocess.Popen(cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=root_dir)
     log.close()
-    server = JupyterServer(port, token, root_dir, state_dir, proc, log_path, full_env)
+    server = JupyterServer(port, token, root_dir, state_dir, proc, log_path, full_env, base_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

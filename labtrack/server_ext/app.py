@@ -11,7 +11,7 @@ from traitlets import Bool, Float, Unicode, default
 
 from labtrack import paths
 from labtrack.server_ext.connection import (
-    TrackingApi, TrackingConnection, answers_health, is_loopback, redact, url_without_credentials,
+    TrackingApi, TrackingConnection, answers_health, is_loopback, normalize_server_url, redact, url_without_credentials,
 )
 
 
@@ -76,9 +76,9 @@ class LabtrackApp(ExtensionApp):
         self.tracking_api = TrackingApi(self.http_client, self.connection)
 
     def _connect(self) -> TrackingConnection:
-        if self.api_url:
-            return TrackingConnection(url=self.api_url.rstrip("/"), api_key=self.api_key)
-        file_url = str(paths.read_config().get("api_url") or "").rstrip("/")
+        if self.api_url.strip():
+            return TrackingConnection(url=normalize_server_url(self.api_url), api_key=self.api_key)
+        file_url = normalize_server_url(str(paths.read_config().get("api_url") or ""))
         if file_url:
             if not self.start_embedded or not is_loopback(file_url) or answers_health(file_url):
                 return TrackingConnection(url=file_url, api_key=self.api_key)
@@ -99,7 +99,7 @@ class LabtrackApp(ExtensionApp):
             return TrackingConnection(problem=problem)
         if getattr(server, "started", False):
             self._embedded_server = server  # ours to stop at shutdown; a reused one is not
-        return TrackingConnection(url=str(server.url).rstrip("/"), api_key=str(server.api_key), embedded=True)
+        return TrackingConnection(url=normalize_server_url(str(server.url)), api_key=str(server.api_key), embedded=True)
 
     def initialize_handlers(self) -> None:
         """Register the routes (jupyter_server prefixes each with the server's base_url)."""

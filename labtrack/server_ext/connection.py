@@ -30,6 +30,12 @@ def url_without_credentials(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)).rstrip("/")
 
 
+def normalize_server_url(url: str) -> str:
+    """`http://host:8765/` or `http://host:8765/api/v1` → `http://host:8765` (the API prefix is ours to add)."""
+    url = url.strip().rstrip("/")
+    return url[: -len(API_PREFIX)] if url.endswith(API_PREFIX) else url
+
+
 def redact(text: str, *secrets: str) -> str:
     """`text` with every non-empty secret replaced by `***` (error text must never leak the key)."""
     for secret in secrets:

@@ -36,9 +36,6 @@ class LabtrackHandler(ExtensionHandlerMixin, APIHandler):
         self.set_status(status)
         self.finish(json.dumps(body))
 
-    def write_api_error(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        self.write_json({"error": {"code": code, "message": message, "details": details or {}}}, status)
-
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors raised before a handler runs (403, 400, …) in the API's one JSON shape."""
         exc = kwargs.get("exc_info", (None, None, None))[1]

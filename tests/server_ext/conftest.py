@@ -14,15 +14,17 @@ JupyterFactory = Callable[..., JupyterServer]
 
 @pytest.fixture
 def jupyter_factory(tmp_path: Path) -> Iterator[JupyterFactory]:
-    """factory(env=None, app="server", extra_args=None) → a started JupyterServer, stopped at teardown.
+    """factory(env=None, app="server", extra_args=None, base_path="/") → a started JupyterServer, stopped at teardown.
 
     Its root dir is `tmp_path / "root<n>"`, its Jupyter state `tmp_path / "jupyter<n>"`.
     """
     started: list[JupyterServer] = []
 
-    def factory(env: Mapping[str, str] | None = None, app: str = "server", extra_args: list[str] | None = None) -> JupyterServer:
+    def factory(env: Mapping[str, str] | None = None, app: str = "server", extra_args: list[str] | None = None,
+                base_path: str = "/") -> JupyterServer:
         n = len(started)
-        server = start_jupyter(tmp_path / f"root{n}", tmp_path / f"jupyter{n}", env=env, app=app, extra_args=extra_args)
+        server = start_jupyter(tmp_path / f"root{n}", tmp_path / f"jupyter{n}", env=env, app=app,
+                               extra_args=extra_args, base_path=base_path)
         started.append(server)
         return server
 

@@ -56,3 +56,17 @@ def test_cookie_authenticated_writes_need_the_xsrf_token(jupyter, tracking_serve
     assert created.status_code == 201, created.text
     missing = session.post(jupyter.url("labtrack/notebooks/track"), json={"path": "a.ipynb"}, headers=xsrf, timeout=10)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_routes_live_under_jupyters_base_url(jupyter_factory, tracking_server) -> None:
+    """Behind JupyterHub the server runs under a prefix; the proxy must strip exactly that."""
+    jupyter = jupyter_factory(env=tracking_server.env, base_path="/user/ada/")
+    base = jupyter.base_url
+    assert base.endswith(":%d/user/ada/" % jupyter.port)
+    created = requests.post(base + "labtrack/api/v1/projects", json={"name": "hub"}, headers=jupyter.headers, timeout=10)
+    assert created.status_code == 201, created.text
+    listed = requests.get(base + "labtrack/api/v1/projects?search=hub", headers=jupyter.headers, timeout=10)
+    assert [p["name"] for p in listed.json()["items"]] == ["hub"]
+    assert requests.get(base + "labtrack/config", headers=jupyter.headers, timeout=10).json()["connected"] is True
+    outside = requests.get(f"http://127.0.0.1:{jupyter.port}/labtrack/config", headers=jupyter.headers, timeout=10)
+    assert outside.status_code == 404
