@@ -95,6 +95,7 @@ def script_for(path: str, notebook: Any, requirements: str) -> dict[str, Any]:
         "notebook_path": path,
         "entry_point": posixpath.basename(path),
         "working_dir": posixpath.dirname(path),
+        "argv": [],  # a notebook has none (an attached kernel's capture records ipykernel's own)
         "requirements": requirements,
     }
 

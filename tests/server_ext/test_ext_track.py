@@ -67,6 +67,7 @@ def test_track_creates_then_reuses_the_task_with_the_exact_cells(jupyter, tracki
     script = task["script"]
     assert script["notebook_path"] == "experiments/train model.ipynb"
     assert script["entry_point"] == "train model.ipynb" and script["working_dir"] == "experiments"
+    assert script["argv"] == []
     snapshot = script["notebook"]
     assert cells_of(snapshot) == CELLS  # exactly the saved sources, in order
     assert snapshot["nbformat"] == 4 and snapshot["metadata"]["kernelspec"]["name"] == "python3"
