@@ -66,6 +66,16 @@ class KeyService:
         with self._lock:
             self._cache.clear()
 
+    def cached_user(self, authorization: str | None) -> str | None:
+        """The user of a recently verified key, without touching the database (None on a miss)."""
+        if not authorization:
+            return None
+        _scheme, _, secret = authorization.partition(" ")
+        hit = self._cache.get(hash_key(secret.strip()))
+        if hit and time.monotonic() - hit[1] < _CACHE_SECONDS:
+            return hit[0]
+        return None
+
     def authenticate(self, authorization: str | None) -> str:
         """The user a request's `Authorization` header belongs to; raises Unauthorized."""
         if not authorization:

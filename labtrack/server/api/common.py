@@ -9,6 +9,7 @@ import orjson
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from labtrack.server.api.schemas import ErrorBody
 from labtrack.server.auth import KeyService
@@ -43,19 +44,22 @@ class OrjsonResponse(JSONResponse):
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def services(request: Request) -> Services:
-    """The app's services."""
+async def services(request: Request) -> Services:
+    """The app's services (async: a plain lookup needs no worker thread)."""
     return request.app.state.services
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `labtrack keys create` prints one.")
 
 
-def current_user(
+async def current_user(
     request: Request, _creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> str:
     """The user the request's API key belongs to (401 without a valid key)."""
-    user = request.app.state.services.keys.authenticate(request.headers.get("authorization"))
+    keys = request.app.state.services.keys
+    header = request.headers.get("authorization")
+    # A key seen in the last seconds is answered from memory; only a miss reads the database.
+    user = keys.cached_user(header) or await run_in_threadpool(keys.authenticate, header)
     request.state.user = user
     return user
 

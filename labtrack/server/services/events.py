@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from itertools import chain, repeat
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -49,14 +50,15 @@ def _batch_summary(series: Series) -> dict[str, Any]:
 def _sorted_blocks(series_id: int, series: Series) -> list[tuple] | None:
     """Rollup rows for a batch whose iterations ascend (the usual case), or None to let SQL do it."""
     its, vals = series.iterations, series.values
-    if any(a > b for a, b in zip(its, its[1:])):
+    if its != sorted(its):  # timsort checks an ascending list in one C-speed pass
         return None
+    gaps = None in vals
     rows = []
     start, n = 0, len(its)
     while start < n:
         block = its[start] // BLOCK_SIZE
         end = bisect_left(its, (block + 1) * BLOCK_SIZE, start)
-        chunk = [v for v in vals[start:end] if v is not None]
+        chunk = [v for v in vals[start:end] if v is not None] if gaps else vals[start:end]
         rows.append((series_id, block, end - start, min(chunk) if chunk else None, max(chunk) if chunk else None, its[end - 1]))
         start = end
     return rows
@@ -90,7 +92,7 @@ class EventService:
         accepted = len(raw_events)
         try:
             with self.db.write() as conn:
-                state = task_store.status_of(conn, task_id, lock=True)
+                state = event_store.task_state_for_ingest(conn, task_id)
                 if state is None:
                     raise NotFound(f"Task {task_id} does not exist.")
                 if batch_id is not None:
@@ -100,7 +102,7 @@ class EventService:
                     event_store.record_batch(conn, task_id, batch_id, accepted, received)
                 max_iteration = self._store_series(conn, task_id, series)
                 event_store.insert_events(conn, rows)
-                task_store.record_progress(conn, task_id, received, max_iteration)
+                event_store.record_progress(conn, task_id, received, max_iteration)
         except IntegrityError as exc:
             if batch_id is not None and event_store.is_batch_conflict(exc):
                 # A concurrent request with the same batch id committed first.
@@ -112,24 +114,23 @@ class EventService:
     def _store_series(conn, task_id: str, series: dict[tuple[str, str], Series]) -> int | None:  # type: ignore[no-untyped-def]
         if not series:
             return None
-        existing = event_store.series_summaries(conn, task_id, series.keys())
-        points: list[tuple[int, int, float | None, float]] = []
+        points: list = []  # zip iterators of (series_id, iteration, value, time), consumed by executemany
         touched: list[tuple[int, int, int]] = []
         max_iteration: int | None = None
         for key, s in series.items():
             if not s.iterations:
                 continue
-            old = existing.get(key)
+            old = event_store.series_summary(conn, task_id, key[0], key[1])
             if old is None:
                 sid = event_store.create_series(conn, task_id, key[0], key[1])
                 old = {"id": sid, "count": 0, "min": None, "max": None, "last": None, "last_iteration": None}
             summary = _batch_summary(s)
             event_store.save_summary(conn, old["id"], _merge_summary(old, summary))
             sid = old["id"]
-            points.extend(zip([sid] * len(s.iterations), s.iterations, s.values, s.times))
+            points.append(zip(repeat(sid), s.iterations, s.values, s.times))
             touched.append((sid, summary["lo"], summary["hi"]))
             max_iteration = summary["hi"] if max_iteration is None else max(max_iteration, summary["hi"])
-        event_store.insert_points(conn, points)
+        event_store.insert_points(conn, chain.from_iterable(points))
         blocks: list[tuple] = []
         for (sid, lo, hi), s in zip(touched, (s for s in series.values() if s.iterations)):
             rollup = _sorted_blocks(sid, s)

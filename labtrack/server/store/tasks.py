@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, exists, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.sql import ColumnElement
 
 from labtrack.server.store.tables import (
@@ -79,28 +79,10 @@ def get_row(conn: Connection, task_id: str, *, for_update: bool = False) -> dict
     return dict(row) if row else None
 
 
-def status_of(conn: Connection, task_id: str, *, lock: bool = False) -> tuple[str, bool] | None:
-    """(status, stop_requested) of a task, or None when it does not exist.
-
-    `lock` takes the task's row lock on PostgreSQL, so concurrent writers of one task's events
-    queue up instead of racing on its series rows (SQLite writers are serialized anyway).
-    """
-    query = select(tasks.c.status, tasks.c.stop_requested).where(tasks.c.id == task_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+def status_of(conn: Connection, task_id: str) -> tuple[str, bool] | None:
+    """(status, stop_requested) of a task, or None when it does not exist."""
+    row = conn.execute(select(tasks.c.status, tasks.c.stop_requested).where(tasks.c.id == task_id)).first()
     return (row[0], bool(row[1])) if row else None
-
-
-def record_progress(conn: Connection, task_id: str, when: float, max_iteration: int | None) -> None:
-    """Touch the task and raise its last_iteration to `max_iteration` if that is higher."""
-    values: dict[str, Any] = {"last_update": when}
-    if max_iteration is not None:
-        values["last_iteration"] = case(
-            (or_(tasks.c.last_iteration.is_(None), tasks.c.last_iteration < max_iteration), max_iteration),
-            else_=tasks.c.last_iteration,
-        )
-    conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
 
 
 def update_task(conn: Connection, task_id: str, values: dict[str, Any]) -> int:
