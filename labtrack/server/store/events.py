@@ -258,6 +258,16 @@ def bucket_blocks(
 def values_at(conn: Connection, series_id: int, iterations: list[int]) -> dict[int, float | None]:
     """The value stored last at each given iteration (the `last` of a bucket)."""
     out: dict[int, float | None] = {}
+    if not iterations:
+        return out
+    if conn.dialect.name == "postgresql":
+        # One index probe per iteration: a plan that stays right before the table has statistics.
+        rows = conn.exec_driver_sql(
+            "SELECT it, (SELECT value FROM scalars s WHERE s.series_id = %s::bigint AND s.iteration = it "
+            "ORDER BY s.id DESC LIMIT 1) FROM unnest(%s::bigint[]) AS it",
+            (series_id, list(iterations)),
+        )
+        return {r[0]: r[1] for r in rows}
     c = scalars.c
     for chunk_start in range(0, len(iterations), 500):
         chunk = iterations[chunk_start:chunk_start + 500]
