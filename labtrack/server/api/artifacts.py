@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -17,7 +17,7 @@ router = APIRouter(tags=["artifacts"], responses=ERRORS)
 _RAW_BODY = {
     "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
 }
-_BYTES = {200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+_BYTES: dict[int | str, dict[str, Any]] = {200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def _declared(request: Request) -> int | None:

@@ -28,7 +28,7 @@ def _batch_summary(series: Series) -> dict[str, Any]:
     """count/min/max/last (finite values only) and iteration extremes of one batch's points."""
     its, vals = series.iterations, series.values
     has_gaps = None in vals
-    finite = [v for v in vals if v is not None] if has_gaps else vals
+    finite: list[float] = [v for v in vals if v is not None] if has_gaps else vals  # type: ignore[assignment]
     last_it: int | None = None
     last: float | None = None
     if finite:
@@ -58,7 +58,7 @@ def _sorted_blocks(series_id: int, series: Series) -> list[tuple] | None:
     while start < n:
         block = its[start] // BLOCK_SIZE
         end = bisect_left(its, (block + 1) * BLOCK_SIZE, start)
-        chunk = [v for v in vals[start:end] if v is not None] if gaps else vals[start:end]
+        chunk: list[float] = [v for v in vals[start:end] if v is not None] if gaps else vals[start:end]  # type: ignore[assignment]
         rows.append((series_id, block, end - start, min(chunk) if chunk else None, max(chunk) if chunk else None, its[end - 1]))
         start = end
     return rows
@@ -195,7 +195,7 @@ class EventService:
             if found is None:
                 return out
             lo, hi = event_store.iteration_range(conn, found["id"])
-            if lo is None:
+            if lo is None or hi is None:
                 return out
             lo = lo if start is None else max(lo, start)
             hi = hi if end is None else min(hi, end)
