@@ -161,3 +161,36 @@ def test_every_endpoint_is_documented(tracking_server) -> None:
         if re.sub(r"\{[^}]*\}", "{}", path.removeprefix("/api/v1")) not in documented
     ]
     assert not missing, f"endpoints missing from docs/api.md: {missing}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migrations_match_the_table_definitions(tmp_path, backend: str) -> None:
+    """A schema change without a migration (or the reverse) fails here, on both databases."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from labtrack.server.store.db import Database, upgrade
+    from labtrack.server.store.tables import metadata
+
+    if backend == "postgresql":
+        import secrets
+
+        import psycopg
+
+        admin = os.environ.get("LABTRACK_TEST_PG_URL")
+        if not admin:
+            pytest.fail("LABTRACK_TEST_PG_URL is not set: run the suite with `make test`")
+        name = "lt_" + secrets.token_hex(6)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = admin.rsplit("/", 1)[0] + "/" + name
+    else:
+        url = f"sqlite:///{tmp_path / 'm.db'}"
+    db = Database(url, pool=False)
+    try:
+        upgrade(db)
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        assert diff == [], diff
+    finally:
+        db.dispose()
