@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from labtrack.server.errors import LabtrackError
 from labtrack.server.settings import SETTINGS_ENV, Settings, default_artifacts_url, default_db_url
 
@@ -47,9 +49,17 @@ def run_server(args: argparse.Namespace) -> int:
     except LabtrackError as exc:
         print(f"labtrack server: {exc.message}", file=sys.stderr)
         return 2
+    except (SQLAlchemyError, OSError) as exc:
+        print(f"labtrack server: cannot open the database or artifact store: {_first_line(exc)}", file=sys.stderr)
+        return 2
     print(f"labtrack server: http://{args.host}:{args.port}/api/v1 (database {_safe_url(settings.db_url)})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info", timeout_graceful_shutdown=10)
     return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _safe_url(url: str) -> str:
@@ -73,6 +83,9 @@ def db_upgrade(args: argparse.Namespace) -> int:
     except LabtrackError as exc:
         print(f"labtrack db upgrade: {exc.message}", file=sys.stderr)
         return 2
+    except (SQLAlchemyError, OSError) as exc:
+        print(f"labtrack db upgrade: cannot open {_safe_url(url)}: {_first_line(exc)}", file=sys.stderr)
+        return 2
     print(f"database {_safe_url(url)} is up to date")
     return 0
 
@@ -91,6 +104,9 @@ def create_key(args: argparse.Namespace) -> int:
         db.dispose()
     except LabtrackError as exc:
         print(f"labtrack keys create: {exc.message}", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, OSError) as exc:
+        print(f"labtrack keys create: cannot open {_safe_url(url)}: {_first_line(exc)}", file=sys.stderr)
         return 2
     print(created["key"])
     print(f"(key id {created['id']} for user {user!r}; this is the only time the key is shown)", file=sys.stderr)
