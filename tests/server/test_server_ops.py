@@ -54,6 +54,11 @@ def test_db_upgrade_cli_is_idempotent(tmp_path) -> None:
     bad = subprocess.run([sys.executable, "-m", "labtrack", "db", "upgrade", "--db", "mysql://x/y"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "sqlite" in bad.stderr and "Traceback" not in bad.stderr
+    for url in ("sqlite:////proc/no/such/dir/x.db", "postgresql://u:secret@127.0.0.1:1/x"):
+        out = subprocess.run([sys.executable, "-m", "labtrack", "db", "upgrade", "--db", url], env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and "cannot open" in out.stderr and "Traceback" not in out.stderr, out.stderr
+        assert "secret" not in out.stderr
 
 
 def test_silent_tasks_are_failed_for_lost_contact(server_factory) -> None:
