@@ -15,6 +15,7 @@ from labtrack.server.store import tasks as task_store
 from labtrack.server.store.db import Database
 from labtrack.server.util import dumps, loads, now
 
+_WRITE_SIZE = 1024 * 1024
 _MEDIA_NAME = re.compile(r"^[0-9a-f]{64}(\.[a-z0-9]{1,10})?$")
 _EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,10})$")
 
@@ -49,10 +50,16 @@ class ArtifactService:
 
     async def _receive(self, parent: list[str], chunks: AsyncIterator[bytes]):  # type: ignore[no-untyped-def]
         pending = await to_thread.run_sync(self.storage.begin_write, parent, self.max_bytes)
+        buffer = bytearray()
         try:
             async for chunk in chunks:
-                if chunk:
-                    await to_thread.run_sync(pending.write, chunk)
+                buffer += chunk
+                # Hand the blocking write ~1 MiB at a time, not per 64 KiB network chunk.
+                if len(buffer) >= _WRITE_SIZE:
+                    await to_thread.run_sync(pending.write, bytes(buffer))
+                    buffer.clear()
+            if buffer:
+                await to_thread.run_sync(pending.write, bytes(buffer))
         except TooLarge:
             raise
         except BaseException:
