@@ -307,7 +307,16 @@ def write_report(rows: list[tuple[str, int, dict[str, Any]]]) -> str:
             f"| {_fmt((r.get('loop') or 0) + r['flush'])} | {_fmt(r['read'], 3)} "
             f"| {_fmt(r['rss'], 0)} | {r.get('note', '')} |"
         )
-    lines += ["", "n/a: the tool has no way to read its data back offline, or the read-back did not return all points."]
+    lines += [
+        "",
+        "n/a: the tool has no way to read its data back offline, or the read-back did not return all points.",
+        "",
+        "Reading it: `flush` starts when the loop ends. The peers do their writing inside the loop (MLflow "
+        "commits each 999-point batch synchronously) or only to a local file (W&B and ClearML offline, "
+        "nothing durable on a server), so little is left for their flush; labtrack's loop only appends to "
+        "memory and its flush is the server committing the points (overlapping the loop where the loop is "
+        "long enough). `loop + flush` is the time a training run actually gives to logging.",
+    ]
     text = "\n".join(lines) + "\n"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
