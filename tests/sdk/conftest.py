@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -26,7 +25,7 @@ class ScriptRunner:
         env = dict(self.server.env)
         env.update(
             LABTRACK_FLUSH_INTERVAL="0.2", LABTRACK_HEARTBEAT_INTERVAL="0.5", LABTRACK_MONITOR_INTERVAL="0.5",
-            PYTHONUNBUFFERED="1",
+            PYTHONUNBUFFERED="1", LABTRACK_EXIT_TIMEOUT="20",
         )
         env.pop("LABTRACK_TASK_ID", None)
         env.pop("LABTRACK_OFFLINE", None)
@@ -101,5 +100,3 @@ def task_id_from(output: str) -> str:
             return line.split()[1]
     raise AssertionError(f"no TASK line in output:\n{output}")
 
-
-os.environ.setdefault("LABTRACK_EXIT_TIMEOUT", "20")
