@@ -125,7 +125,12 @@ export class ExperimentsModel {
     const generation = this._generation;
     const limit = Math.min(1000, Math.max(PAGE_SIZE, this.tasks.length));
     try {
-      const page = await listTasks(this.query, limit);
+      // Projects too: new ones appear and the task counts stay right.
+      const [projects, page] = await Promise.all([
+        listAllProjects(),
+        listTasks(this.query, limit)
+      ]);
+      this.projects = projects;
       if (generation !== this._generation) {
         return;
       }

@@ -7,6 +7,7 @@
 export interface IPlotly {
   newPlot(el: HTMLElement, data: unknown[], layout?: unknown, config?: unknown): Promise<unknown>;
   react(el: HTMLElement, data: unknown[], layout?: unknown, config?: unknown): Promise<unknown>;
+  relayout(el: HTMLElement, update: Record<string, unknown>): Promise<unknown>;
   purge(el: HTMLElement): void;
   Plots: { resize(el: HTMLElement): void };
 }
@@ -44,6 +45,36 @@ export function themedLayout(extra: Record<string, unknown> = {}): Record<string
     hoverlabel: { namelength: -1 },
     ...extra
   };
+}
+
+/**
+ * The layout with the current theme's colors on the font, backgrounds and every axis; applied
+ * at each draw so charts follow a theme switch.
+ */
+export function withTheme(layout: Record<string, unknown>): Record<string, unknown> {
+  const font = cssVar('--jp-ui-font-color1', '#333');
+  const grid = cssVar('--jp-border-color2', '#ddd');
+  const out: Record<string, unknown> = {
+    ...layout,
+    paper_bgcolor: 'rgba(0,0,0,0)',
+    plot_bgcolor: 'rgba(0,0,0,0)',
+    font: { ...((layout.font as object) ?? {}), color: font }
+  };
+  const axisKeys = Object.keys(layout).filter(k => /^[xy]axis\d*$/.test(k));
+  for (const key of new Set(['xaxis', 'yaxis', ...axisKeys])) {
+    out[key] = {
+      ...((layout[key] as object) ?? {}),
+      gridcolor: grid,
+      zerolinecolor: grid,
+      linecolor: grid,
+      color: font
+    };
+  }
+  if (layout.title && typeof layout.title === 'object') {
+    const title = layout.title as Record<string, unknown>;
+    out.title = { ...title, font: { ...((title.font as object) ?? {}), color: font } };
+  }
+  return out;
 }
 
 /** Apply the theme to a figure the user logged without hiding its own choices. */

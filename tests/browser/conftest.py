@@ -6,6 +6,7 @@ Screenshots go to `test-artifacts/browser/` (or `$LABTRACK_SCREENSHOT_DIR`).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -33,6 +34,14 @@ CHROMIUM_FLAGS = [
 SHOT_DIR = Path(os.environ.get("LABTRACK_SCREENSHOT_DIR", Path(__file__).parents[2] / "test-artifacts" / "browser"))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Keep each phase's report on the test item so fixtures can see whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """One Chromium for the whole session (each test gets its own context)."""
@@ -56,6 +65,10 @@ def lab(tracking_server: Any, tmp_path: Path) -> Iterator[JupyterServer]:
         app="lab",
         extra_args=["--LabApp.expose_app_in_browser=True"],
     )
+    # Never stop on a "Select Kernel" dialog (seen on a loaded machine): start python3 directly.
+    tracker = Path(server.env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True, exist_ok=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"autoStartDefaultKernel": True}))
     yield server
     server.stop()
 
@@ -81,6 +94,25 @@ class LabPage:
         self.page.wait_for_function(
             "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('labtrack:open-sidebar')",
             timeout=30_000,
+        )
+        # Every plugin's commands (docmanager:open, …) exist once the layout is restored.
+        self.page.evaluate("() => window.jupyterapp.restored.then(() => null)")
+
+    def wait_notebook_ready(self, path: str, timeout: float = 90_000) -> None:
+        """Wait until the notebook at `path` is open with a started, connected kernel.
+
+        (The toolbar's execution indicator says "idle" before the session exists, and the
+        kernel's busy/idle status flips with widget comm traffic, so neither is used.)
+        """
+        self.page.wait_for_function(
+            """path => {
+                const w = [...window.jupyterapp.shell.widgets('main')].find(w => w.context && w.context.path === path);
+                const s = w && w.sessionContext;
+                return !!s && s.isReady && !!s.session && !!s.session.kernel
+                    && s.session.kernel.connectionStatus === 'connected';
+            }""",
+            arg=path,
+            timeout=timeout,
         )
 
     def command(self, command: str, args: dict[str, Any] | None = None, wait: bool = True) -> Any:
@@ -116,6 +148,24 @@ class LabPage:
             timeout=timeout,
         )
 
+    def run_all_cells(self, path: str) -> None:
+        """Activate the notebook at `path` and start "Run All" without waiting for it to end."""
+        started = "() => /\\[[*0-9]/.test(document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .jp-InputPrompt').textContent)"
+        for _ in range(3):
+            # Notebook commands act on the tracker's current notebook, which follows activation.
+            self.page.evaluate(
+                "path => window.jupyterapp.shell.activateById([...window.jupyterapp.shell.widgets('main')].find(w => w.context && w.context.path === path).id)",
+                path,
+            )
+            self.page.click(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .jp-InputPrompt >> nth=0")
+            self.command("notebook:run-all-cells", wait=False)
+            try:
+                self.page.wait_for_function(started, timeout=10_000)
+                return
+            except Exception:  # noqa: BLE001 - nothing ran yet, so asking again is safe
+                continue
+        raise AssertionError(f"Run All did not start in {path}")
+
     def set_theme(self, dark: bool) -> None:
         theme = "JupyterLab Dark" if dark else "JupyterLab Light"
         self.command("apputils:change-theme", {"theme": theme})
@@ -143,6 +193,9 @@ def lab_page(browser: Any, lab: JupyterServer, request: pytest.FixtureRequest) -
     wrapper = LabPage(page, lab, request.node.name.replace("test_", ""))
     wrapper.open()
     yield wrapper
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        wrapper.shot("FAILED")  # what the page looked like, for the person reading the failure
     context.close()
     assert not wrapper.errors, f"uncaught errors in the page: {wrapper.errors}"
 

@@ -9,8 +9,6 @@ import nbformat
 import requests
 from conftest import wait_until
 
-KERNEL_IDLE = "() => { const w = window.jupyterapp.shell.currentWidget; const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel; return !!k && k.status === 'idle'; }"
-
 CELLS = [
     "import labtrack\ntask = labtrack.Task.current_task()\nprint('attached to', task.id)",
     "logger = task.get_logger()\nfor i in range(25):\n    logger.report_scalar('loss', 'train', 1.0 / (i + 1), i)\ntask.flush()\nprint('reported')",
@@ -27,7 +25,7 @@ def test_track_button_attaches_kernel_and_task_view_shows_metrics(lab_page, lab,
     page = lab_page
     page.command("docmanager:open", {"path": "train.ipynb"})
     page.page.wait_for_selector(".lt-track-button[data-state=untracked]")
-    page.page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    page.wait_notebook_ready("train.ipynb")
     page.page.click(".lt-track-button")
     page.page.wait_for_selector(".lt-track-button[data-state=tracked]", timeout=60_000)
     page.shot("01-tracked", ".jp-NotebookPanel-toolbar")
@@ -39,7 +37,7 @@ def test_track_button_attaches_kernel_and_task_view_shows_metrics(lab_page, lab,
     assert ["".join(s) if isinstance(s, list) else s for s in sources] == CELLS
     assert task["script"]["notebook_path"].endswith("train.ipynb")
 
-    page.command("notebook:run-all-cells", wait=False)
+    page.run_all_cells("train.ipynb")
     page.page.wait_for_selector(".jp-OutputArea-output:has-text('reported')", timeout=60_000)
     assert f"attached to {task_id}" in page.page.inner_text(".jp-Notebook")
 

@@ -1,6 +1,6 @@
 import * as React from 'react';
 
-import { IPlotly, loadPlotly, PLOT_CONFIG } from '../plotting';
+import { IPlotly, loadPlotly, PLOT_CONFIG, withTheme } from '../plotting';
 
 /**
  * A div drawn by plotly (loaded lazily). Re-draws with `Plotly.react` when `data`/`layout`
@@ -17,6 +17,8 @@ export function PlotlyDiv(props: {
   const plotly = React.useRef<IPlotly | null>(null);
   const relayout = React.useRef(props.onRelayout);
   relayout.current = props.onRelayout;
+  const latest = React.useRef({ data: props.data, layout: props.layout });
+  latest.current = { data: props.data, layout: props.layout };
   const [error, setError] = React.useState<string | null>(null);
 
   React.useEffect(() => {
@@ -32,7 +34,7 @@ export function PlotlyDiv(props: {
         }
         const first = plotly.current === null;
         plotly.current = Plotly;
-        await Plotly.react(el, props.data, props.layout, PLOT_CONFIG);
+        await Plotly.react(el, props.data, withTheme(props.layout), PLOT_CONFIG);
         if (first) {
           (el as any).on('plotly_relayout', (event: Record<string, unknown>) =>
             relayout.current?.(event)
@@ -58,8 +60,26 @@ export function PlotlyDiv(props: {
       }
     });
     observer.observe(el);
+    // Redraw with the new colors when the user switches the JupyterLab theme (its CSS
+    // variables settle shortly after the body attributes change, hence the delay).
+    let timer = 0;
+    const themeObserver = new MutationObserver(() => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => {
+        if (plotly.current) {
+          const { data, layout } = latest.current;
+          void plotly.current.react(el, data, withTheme(layout), PLOT_CONFIG);
+        }
+      }, 300);
+    });
+    themeObserver.observe(document.body, {
+      attributes: true,
+      attributeFilter: ['data-jp-theme-name', 'data-jp-theme-light']
+    });
     return () => {
       observer.disconnect();
+      themeObserver.disconnect();
+      window.clearTimeout(timer);
       plotly.current?.purge(el);
     };
   }, []);

@@ -1,0 +1,111 @@
+"""The live chart widget draws while the loop still runs; three runs compared side by side."""
+
+from __future__ import annotations
+
+import time
+
+import nbformat
+from conftest import wait_until
+from seed import loss_curve
+
+LOOP = 150
+LIVE_CELL = f"""import time
+import labtrack
+from IPython.display import display
+task = labtrack.Task.init(project_name="browser/live", task_name="live chart")
+chart = task.live()
+display(chart)
+logger = task.get_logger()
+for i in range({LOOP}):
+    logger.report_scalar("loss", "train", 1.0 / (i + 1), i)
+    time.sleep(0.08)
+print("loop done")
+"""
+
+# "Running" = the cell's prompt still shows [*] and its last line has not printed. (The kernel's
+# busy/idle status is no guide: widget comm traffic toggles it while the cell runs.)
+SAMPLE = """() => {
+  const prompt = document.querySelector('.jp-Notebook .jp-Cell .jp-InputPrompt');
+  const done = [...document.querySelectorAll('.jp-OutputArea-output')].some(o => o.textContent.includes('loop done'));
+  const plots = [...document.querySelectorAll('.jp-OutputArea .js-plotly-plot')];
+  let n = -1;
+  for (const p of plots) for (const t of (p.data || [])) n = Math.max(n, (t.x || []).length);
+  return {busy: !!prompt && prompt.textContent.includes('*') && !done, n};
+}"""
+
+
+def test_live_chart_has_intermediate_points_while_loop_runs(lab_page, lab):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(LIVE_CELL)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, lab.root_dir / "live.ipynb")
+
+    page = lab_page
+    page.command("docmanager:open", {"path": "live.ipynb"})
+    page.page.wait_for_selector(".lt-track-button")
+    page.wait_notebook_ready("live.ipynb")
+    page.run_all_cells("live.ipynb")
+    samples: list[dict] = []
+    mid_shot = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sample = page.page.evaluate(SAMPLE)
+        samples.append(sample)
+        if sample["busy"] and 0 < sample["n"] and not mid_shot and sample["n"] > 20:
+            page.shot("01-mid-loop", ".jp-OutputArea .js-plotly-plot")
+            mid_shot = True
+        if page.page.locator(".jp-OutputArea-output:has-text('loop done')").count():
+            break
+        time.sleep(0.2)
+    else:
+        page.shot("failed")
+        raise AssertionError(f"the loop did not finish; samples: {samples[-5:]}")
+    final = wait_until(lambda: (lambda s: s["n"] if s["n"] >= LOOP else 0)(page.page.evaluate(SAMPLE)), timeout=15)
+    during = sorted({s["n"] for s in samples if s["busy"] and 0 < s["n"] < final})
+    # At least two different partial lengths were drawn while the cell was still running.
+    assert len(during) >= 2, f"no intermediate points while running: {samples}"
+    page.shot("02-done", ".jp-OutputArea .js-plotly-plot")
+
+
+def test_compare_three_runs_overlay_and_differing_params(lab_page, seeder):
+    runs = []
+    for name, lr in (("lr 0.1", 0.1), ("lr 0.03", 0.03), ("lr 0.01", 0.01)):
+        task = seeder.task("browser/compare", name, {"lr": lr, "epochs": 10, "batch_size": 64}, status="completed")
+        seeder.curve(task["id"], "loss", "train", loss_curve(300, lr))
+        seeder.curve(task["id"], "accuracy", "val", [1 - v / 2.2 for v in loss_curve(300, lr, 3)])
+        runs.append(task)
+
+    page = lab_page
+    page.open_sidebar("browser/compare")
+    page.wait_rows(["lr 0.01", "lr 0.03", "lr 0.1"])
+    for i in range(3):
+        page.page.locator(".lt-task-check").nth(i).check()
+    page.page.click(".lt-compare")
+    page.page.wait_for_selector(".lt-compare[data-charts-drawn='2']")
+    # One curve per run in each overlaid chart, colored per run, with a legend.
+    traces = page.page.eval_on_selector(
+        ".lt-compare-chart[data-metric=loss] .js-plotly-plot",
+        "el => el.data.map(t => [t.name, t.line.color, t.x.length])",
+    )
+    assert sorted(t[0] for t in traces) == ["lr 0.01", "lr 0.03", "lr 0.1"]
+    assert len({t[1] for t in traces}) == 3
+    assert all(t[2] > 0 for t in traces)
+    assert page.page.locator(".lt-compare-chart[data-metric=loss] .legend .traces").count() == 3
+
+    # Only the differing hyperparameter by default; all with the toggle.
+    params = page.page.eval_on_selector_all(".lt-param-table tbody tr", "rows => rows.map(r => r.dataset.param)")
+    assert params == ["General/lr"]
+    assert page.page.inner_text(".lt-param-table tbody tr").split() == ["General/lr", "0.01", "0.03", "0.1"]
+    page.shot("01-compare")
+    page.page.check(".lt-toggle input")
+    params = page.page.eval_on_selector_all(".lt-param-table tbody tr", "rows => rows.map(r => r.dataset.param)")
+    assert params == ["General/batch_size", "General/epochs", "General/lr"]
+
+    # last/min/max table and the parallel coordinates plot.
+    assert page.page.locator(".lt-metrics-table tbody tr").count() == 2 * 3
+    page.page.wait_for_selector(".lt-parcoords .js-plotly-plot")
+    dims = page.page.eval_on_selector(".lt-parcoords .js-plotly-plot", "el => el.data[0].dimensions.map(d => d.label)")
+    assert dims == ["General/lr", "accuracy/val"]
+    page.set_theme(dark=True)
+    page.shot("02-compare-dark")
+    page.set_theme(dark=False)
