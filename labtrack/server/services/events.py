@@ -112,6 +112,7 @@ class EventService:
 
     @staticmethod
     def _store_series(conn, task_id: str, series: dict[tuple[str, str], Series]) -> int | None:  # type: ignore[no-untyped-def]
+        """Insert a batch's points, fold it into the series summaries and rollup; returns its max iteration."""
         if not series:
             return None
         points: list = []  # zip iterators of (series_id, iteration, value, time), consumed by executemany
