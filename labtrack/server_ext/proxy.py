@@ -46,13 +46,23 @@ class ProxyHandler(LabtrackHandler):
     _upstream: asyncio.Task[httpx.Response] | None = None
     _chunks: asyncio.Queue[bytes | None] | None = None
     _target: str = ""
+    _refusal: tornado.web.HTTPError | None = None
 
     def compute_etag(self) -> str | None:
         # Bodies are streamed, so Tornado's whole-body ETag would be wrong; upstream ETags pass through.
         return None
 
     async def prepare(self) -> None:  # type: ignore[override]
-        await super().prepare()  # authentication and XSRF: raises 403 before the body is read
+        try:
+            await super().prepare()  # authentication and XSRF
+        except tornado.web.HTTPError as refusal:
+            if self.request.method not in BODY_METHODS:
+                raise
+            # Refusing now would close the connection with the request body unread, which the
+            # client sees as a connection reset instead of the 403 and its message. Let Tornado
+            # read (and drop) the body within its default size limit; the verb raises the refusal.
+            self._refusal = refusal
+            return
         self._target = self._target_path()
         if self.request.method in BODY_METHODS and self.labtrack.connection.url:
             connection = cast(HTTP1Connection, self.request.connection)
@@ -104,6 +114,8 @@ class ProxyHandler(LabtrackHandler):
         super().on_connection_close()
 
     async def _proxy(self) -> None:
+        if self._refusal is not None:
+            raise self._refusal
         conn = self.labtrack.connection
         if not conn.url:
             error = TrackingServerUnreachable("", conn.problem or "no server is configured")
