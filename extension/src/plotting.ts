@@ -85,3 +85,11 @@ export function themeFigure(layout: Record<string, unknown> | undefined): Record
 }
 
 export const PLOT_CONFIG = { responsive: true, displaylogo: false };
+
+/**
+ * SVG traces for the usual downsampled series, WebGL only for long raw ranges: creating a WebGL
+ * context costs more than drawing a few thousand SVG points (and far more without a GPU).
+ */
+export function traceType(points: number): 'scatter' | 'scattergl' {
+  return points > 5000 ? 'scattergl' : 'scatter';
+}

@@ -109,3 +109,22 @@ def test_compare_three_runs_overlay_and_differing_params(lab_page, seeder):
     page.set_theme(dark=True)
     page.shot("02-compare-dark")
     page.set_theme(dark=False)
+
+    # The task view draws long series downsampled (min/max band) and zooming loads the visible
+    # range at full resolution.
+    long_run = runs[0]
+    seeder.curve(long_run["id"], "loss", "long", loss_curve(5000, 0.1))
+    page.command("labtrack:open-task", {"id": long_run["id"]})
+    view = f"#labtrack-task-{long_run['id']}"
+    page.page.click(f"{view} .lt-tab[data-tab=Scalars]")
+    chart = f"{view} .lt-chart[data-metric=loss] .js-plotly-plot"
+    page.page.wait_for_selector(chart)
+    lengths = "el => Object.fromEntries(el.data.filter(t => !t.fill).map(t => [t.name, t.x.length]))"
+    drawn = page.page.eval_on_selector(chart, lengths)
+    assert drawn["train"] == 300 and drawn["long"] <= 600, drawn
+    assert page.page.eval_on_selector(chart, "el => el.data.some(t => t.fill === 'toself')")  # min/max band
+    page.page.eval_on_selector(chart, "el => el.emit('plotly_relayout', {'xaxis.range[0]': 1000, 'xaxis.range[1]': 1999})")
+    page.page.wait_for_selector(f"{view} .lt-chart-note:has-text('full resolution')")
+    drawn = page.page.eval_on_selector(chart, lengths)
+    assert drawn["long"] == 1000 and drawn["train"] == 0, drawn
+    page.shot("03-task-zoomed")

@@ -10,10 +10,11 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { getScalarsForTasks, getTasksByIds } from '../api';
 import { LabtrackError } from '../request';
 import { num, runColor } from '../format';
-import { themedLayout } from '../plotting';
+import { themedLayout, traceType } from '../plotting';
 import { ILabtrackSettings, IScalarSeries, ITask } from '../tokens';
 import { PlotlyDiv } from './PlotlyDiv';
 import { StatusIcon } from './StatusIcon';
+import { WhenVisible } from './Lazy';
 
 /** Every hyperparameter as `Section/name` → value string (missing → undefined). */
 export function flatParams(task: ITask): Record<string, string> {
@@ -78,7 +79,7 @@ function OverlayChart(props: {
       const task = tasks[i];
       const name = variants.size > 1 ? `${task.name} · ${s.variant}` : task.name;
       return {
-        type: 'scattergl',
+        type: traceType(s.iterations.length),
         mode: 'lines',
         name,
         legendgroup: task.id,
@@ -256,7 +257,7 @@ function ParallelCoordinates(props: { tasks: ITask[] }): JSX.Element {
           ))}
         </select>
       </div>
-      <PlotlyDiv data={data} layout={layout} />
+      <WhenVisible minHeight={340}>{() => <PlotlyDiv data={data} layout={layout} />}</WhenVisible>
     </div>
   );
 }
@@ -278,11 +279,17 @@ export function CompareBody(props: { ids: string[]; settings: () => ILabtrackSet
       .catch(reason => setError(reason instanceof LabtrackError ? reason.message : String(reason)));
   }, [ids.join(',')]);
   const metrics = React.useMemo(() => [...new Set(metricKeys(tasks ?? []).map(k => k.slice(0, k.lastIndexOf('/'))))], [tasks]);
+  const [chartsDone, setChartsDone] = React.useState(false);
   const onDrawn = React.useCallback(() => {
     drawn.current += 1;
     // The benchmark and browser tests wait for this attribute.
     rootRef.current?.setAttribute('data-charts-drawn', String(drawn.current));
+    if (drawn.current >= metricCount.current) {
+      setChartsDone(true);
+    }
   }, []);
+  const metricCount = React.useRef(0);
+  metricCount.current = metrics.length;
   if (error) {
     return <div className="lt-error" role="alert"><div className="lt-error-title">Cannot compare</div><div className="lt-error-message">{error}</div></div>;
   }
@@ -310,7 +317,12 @@ export function CompareBody(props: { ids: string[]; settings: () => ILabtrackSet
       </div>
       <ParamTable tasks={tasks} />
       <MetricsTable tasks={tasks} />
-      <ParallelCoordinates tasks={tasks} />
+      {/* Parallel coordinates draw with WebGL (slow without a GPU): after the curves. */}
+      {chartsDone || metrics.length === 0 ? (
+        <ParallelCoordinates tasks={tasks} />
+      ) : (
+        <div className="lt-section lt-dim">Parallel coordinates follow the charts…</div>
+      )}
     </div>
   );
 }

@@ -6,7 +6,7 @@
 import * as React from 'react';
 
 import { getScalarRange } from '../api';
-import { themedLayout } from '../plotting';
+import { themedLayout, traceType } from '../plotting';
 import { IScalarSeries } from '../tokens';
 import { runColor } from '../format';
 import { PlotlyDiv } from './PlotlyDiv';
@@ -16,7 +16,7 @@ const RAW_LIMIT = 10000;
 
 export function seriesTraces(series: IScalarSeries, name: string, color: string): unknown[] {
   const line = {
-    type: 'scattergl',
+    type: traceType(series.iterations.length),
     mode: series.iterations.length < 60 ? 'lines+markers' : 'lines',
     name,
     x: series.iterations,
