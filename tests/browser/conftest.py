@@ -150,7 +150,7 @@ class LabPage:
 
     def run_all_cells(self, path: str) -> None:
         """Activate the notebook at `path` and start "Run All" without waiting for it to end."""
-        started = "() => /\\[[*0-9]/.test(document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .jp-InputPrompt').textContent)"
+        started = "() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')].some(p => /\\[[*0-9]/.test(p.textContent))"
         for _ in range(3):
             # Notebook commands act on the tracker's current notebook, which follows activation.
             self.page.evaluate(

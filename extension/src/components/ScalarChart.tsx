@@ -103,7 +103,9 @@ export function ScalarChart(props: {
   const layout = React.useMemo(
     () =>
       themedLayout({
-        title: { text: metric, font: { size: 13 } },
+        // Title on the left and legend on the right of the same top row.
+        title: { text: metric, font: { size: 13 }, x: 0.01, xanchor: 'left' },
+        legend: { orientation: 'h', x: 1, xanchor: 'right', y: 1.02, yanchor: 'bottom' },
         height: 280,
         uirevision: metric,
         hovermode: 'x',
