@@ -125,6 +125,11 @@ def test_compare_three_runs_overlay_and_differing_params(lab_page, seeder):
     assert page.page.eval_on_selector(chart, "el => el.data.some(t => t.fill === 'toself')")  # min/max band
     page.page.eval_on_selector(chart, "el => el.emit('plotly_relayout', {'xaxis.range[0]': 1000, 'xaxis.range[1]': 1999})")
     page.page.wait_for_selector(f"{view} .lt-chart-note:has-text('full resolution')")
+    # Plotly redraws asynchronously after the note appears.
+    page.page.wait_for_function(
+        "sel => (document.querySelector(sel).data.find(t => t.name === 'long' && !t.fill) || {x: []}).x.length === 1000",
+        arg=chart,
+    )
     drawn = page.page.eval_on_selector(chart, lengths)
-    assert drawn["long"] == 1000 and drawn["train"] == 0, drawn
+    assert drawn == {"long": 1000, "train": 0}, drawn
     page.shot("03-task-zoomed")

@@ -57,7 +57,8 @@ export function ScalarChart(props: {
 
   const onRelayout = React.useCallback(
     (event: Record<string, unknown>) => {
-      if (event['xaxis.autorange'] || event['autosize']) {
+      // Only a real autoscale (double click) resets; resizes also emit relayout (autosize).
+      if (event['xaxis.autorange']) {
         setZoomed(null);
         setRange(null);
         setNote('');
