@@ -125,6 +125,7 @@ class LabPage:
     def open_sidebar(self, project: str | None = None) -> None:
         self.command("labtrack:open-sidebar")
         self.page.wait_for_selector(".lt-sidebar", timeout=20_000)
+        self.page.click(".lt-refresh")  # the test seeded data after the page loaded
         if project:
             self.page.wait_for_function(
                 "p => [...document.querySelectorAll('.lt-project option')].some(o => o.textContent.startsWith(p + ' ('))",

@@ -19,7 +19,7 @@ def test_sidebar_lists_filters_sorts_and_shows_errors(lab_page, seeder, tracking
     page.wait_rows(["gamma deep", "beta wide", "alpha baseline"])
     statuses = page.page.eval_on_selector_all(".lt-task-row .lt-status", "els => els.map(e => e.getAttribute('aria-label'))")
     assert statuses == ["in progress", "failed", "completed"]
-    page.shot("01-list")
+    page.shot("01-list", ".lt-sidebar-widget")
 
     page.page.click(".lt-chip[data-status=failed]")
     page.wait_rows(["beta wide"])
@@ -54,7 +54,7 @@ def test_sidebar_lists_filters_sorts_and_shows_errors(lab_page, seeder, tracking
     page.shot("02-selected")
 
     page.set_theme(dark=True)
-    page.shot("03-dark")
+    page.shot("03-dark", ".lt-sidebar-widget")
     page.set_theme(dark=False)
 
     # The tracking server goes away: the proxy's 502 message is shown, then Retry recovers.
@@ -63,7 +63,7 @@ def test_sidebar_lists_filters_sorts_and_shows_errors(lab_page, seeder, tracking
     page.page.wait_for_selector(".lt-error")
     message = page.page.inner_text(".lt-error")
     assert "did not answer" in message, message
-    page.shot("04-error")
+    page.shot("04-error", ".lt-sidebar-widget")
     tracking_server.start()
     page.page.click(".lt-error .lt-button")
     page.page.wait_for_selector(".lt-task-row")

@@ -255,6 +255,12 @@ export function ArtifactsTab(props: { task: ITask; tick: number }): JSX.Element 
   );
 }
 
+/** Each cell with its position among the code cells (0 for markdown and raw cells). */
+function numberCodeCells<T extends { cell_type: string }>(cells: T[]): Array<[T, number]> {
+  let n = 0;
+  return cells.map(cell => [cell, cell.cell_type === 'code' ? ++n : 0]);
+}
+
 function cellSource(source: string | string[]): string {
   return Array.isArray(source) ? source.join('') : source;
 }
@@ -304,9 +310,9 @@ export function CodeTab(props: { task: ITask }): JSX.Element {
       </table>
       {notebook && Array.isArray(notebook.cells) && (
         <div className="lt-cells">
-          {notebook.cells.map((cell, i) => (
+          {numberCodeCells(notebook.cells).map(([cell, n], i) => (
             <div key={i} className={`lt-cell lt-cell-${cell.cell_type}`}>
-              <div className="lt-cell-prompt">{cell.cell_type === 'code' ? `[${i + 1}]` : ''}</div>
+              <div className="lt-cell-prompt">{n ? `[${n}]` : ''}</div>
               <pre className="lt-code">{cellSource(cell.source)}</pre>
             </div>
           ))}
