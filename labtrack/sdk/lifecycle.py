@@ -42,6 +42,11 @@ def install() -> None:
         try:
             if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
                 signal.signal(signal.SIGTERM, _on_sigterm)
+            if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+                # Processes started in the background by a shell inherit an ignored SIGINT, and
+                # Python then never raises KeyboardInterrupt, so an abort from outside would go
+                # unnoticed. Keep ignoring real Ctrl-C, but let our own abort through.
+                signal.signal(signal.SIGINT, _sigint_when_ignored)
         except (ValueError, OSError):  # not allowed here (e.g. embedded interpreter): skip
             pass
 
@@ -51,6 +56,12 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> N
     if task is not None:
         task._record_exception(exc_type, exc, tb)
     _previous_excepthook(exc_type, exc, tb)
+
+
+def _sigint_when_ignored(signum: int, frame: Any) -> None:
+    task = _current()
+    if task is not None and task._abort_requested:
+        raise KeyboardInterrupt
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
