@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -199,14 +199,3 @@ def lab_page(browser: Any, lab: JupyterServer, request: pytest.FixtureRequest) -
         wrapper.shot("FAILED")  # what the page looked like, for the person reading the failure
     context.close()
     assert not wrapper.errors, f"uncaught errors in the page: {wrapper.errors}"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
-    """Poll `predicate` until it returns something truthy; fail with a message on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")

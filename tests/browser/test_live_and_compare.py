@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import nbformat
-from conftest import wait_until
+from browser_helpers import wait_until
 from seed import loss_curve
 
 LOOP = 150

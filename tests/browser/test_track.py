@@ -7,7 +7,7 @@ import json
 
 import nbformat
 import requests
-from conftest import wait_until
+from browser_helpers import wait_until
 
 CELLS = [
     "import labtrack\ntask = labtrack.Task.current_task()\nprint('attached to', task.id)",
