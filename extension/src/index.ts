@@ -11,6 +11,7 @@ import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { getConfig } from './api';
 import { createComparePanel } from './components/ComparePanel';
@@ -119,10 +120,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       }
     });
+    // With `{"ids": [...]}` it compares those tasks instead of the sidebar's selection.
+    const idsOf = (args: ReadonlyPartialJSONObject): string[] =>
+      Array.isArray(args.ids) ? args.ids.map(String) : [...model.selected];
     commands.addCommand(CommandIDs.compareSelected, {
-      label: () => `labtrack: Compare Selected Experiments (${model.selected.size})`,
-      isEnabled: () => model.selected.size >= 2,
-      execute: () => compare([...model.selected])
+      label: args => `labtrack: Compare Selected Experiments (${idsOf(args).length})`,
+      isEnabled: args => idsOf(args).length >= 2,
+      execute: args => compare(idsOf(args))
     });
     commands.addCommand(CommandIDs.clearSelection, {
       label: 'labtrack: Clear Experiment Selection',

@@ -135,3 +135,14 @@ def test_compare_three_runs_overlay_and_differing_params(lab_page, seeder):
     drawn = page.page.eval_on_selector(chart, lengths)
     assert drawn == {"long": 1000, "train": 0}, drawn
     page.shot("03-task-zoomed")
+
+    # Fifty runs at once: fifty curves, fifty colors.
+    many = [seeder.task("browser/many", f"run {i:02d}", {"lr": i / 100}) for i in range(50)]
+    for i, task in enumerate(many):
+        seeder.curve(task["id"], "loss", "train", loss_curve(50, 0.1, i % 7))
+    page.command("labtrack:compare-selected", {"ids": [t["id"] for t in many]})
+    page.page.wait_for_selector(".lt-compare[data-metric-count='1'][data-charts-drawn='1']")
+    colors = page.page.eval_on_selector(
+        ".lt-compare[data-metric-count='1'] .lt-compare-chart .js-plotly-plot", "el => el.data.map(t => t.line.color)"
+    )
+    assert len(colors) == 50 and len(set(colors)) == 50
