@@ -30,9 +30,9 @@ class TrackSession {
 
   constructor(readonly panel: NotebookPanel) {
     if (this.taskId) {
-      // Tracked earlier (metadata saved with the notebook); re-attach on the next Track.
-      this.state = 'tracked';
-      this.message = `Tracked as task ${this.taskId}. Click to re-attach the kernel.`;
+      // Tracked in an earlier session: the task is known, but this kernel is not attached
+      // until the user presses Track again (we never run code in a kernel unasked).
+      this.message = `This notebook belongs to task ${this.taskId}. Track attaches the kernel to it again.`;
     }
   }
 
