@@ -82,8 +82,16 @@ export function statusLabel(status: string): string {
 /** A distinct color per run: a fixed palette first, then golden-angle hues. */
 export function runColor(index: number): string {
   const palette = [
-    '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd',
-    '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'
+    '#1f77b4',
+    '#ff7f0e',
+    '#2ca02c',
+    '#d62728',
+    '#9467bd',
+    '#8c564b',
+    '#e377c2',
+    '#7f7f7f',
+    '#bcbd22',
+    '#17becf'
   ];
   if (index < palette.length) {
     return palette[index];

@@ -2,11 +2,7 @@
  * labtrack's JupyterLab plugin: the experiments sidebar, task and compare views, Track, and
  * their commands and settings.
  */
-import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -112,7 +108,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: () => model.loadProjects()
     });
     commands.addCommand(CommandIDs.openTask, {
-      label: args => (args.id ? `labtrack: Open Experiment ${String(args.id).slice(0, 8)}` : 'labtrack: Open Experiment'),
+      label: args =>
+        args.id
+          ? `labtrack: Open Experiment ${String(args.id).slice(0, 8)}`
+          : 'labtrack: Open Experiment',
       isVisible: args => !!args.id,
       execute: args => {
         if (args.id) {

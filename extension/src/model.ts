@@ -126,10 +126,7 @@ export class ExperimentsModel {
     const limit = Math.min(1000, Math.max(PAGE_SIZE, this.tasks.length));
     try {
       // Projects too: new ones appear and the task counts stay right.
-      const [projects, page] = await Promise.all([
-        listAllProjects(),
-        listTasks(this.query, limit)
-      ]);
+      const [projects, page] = await Promise.all([listAllProjects(), listTasks(this.query, limit)]);
       this.projects = projects;
       if (generation !== this._generation) {
         return;

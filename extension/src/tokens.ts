@@ -20,13 +20,7 @@ export namespace CommandIDs {
 
 /** Task status values as the server reports them. */
 export type TaskStatus =
-  | 'created'
-  | 'queued'
-  | 'in_progress'
-  | 'completed'
-  | 'failed'
-  | 'stopped'
-  | 'published';
+  'created' | 'queued' | 'in_progress' | 'completed' | 'failed' | 'stopped' | 'published';
 
 export const TASK_STATUSES: TaskStatus[] = [
   'created',

@@ -106,11 +106,15 @@ export async function trackPanel(
     }
     session.attachCode = result.attach_code;
     await runSilently(panel, result.attach_code);
-    session.setState('tracked', `Tracked as task ${result.task_id} (${result.task.project_name}). The kernel logs to it.`);
+    session.setState(
+      'tracked',
+      `Tracked as task ${result.task_id} (${result.task.project_name}). The kernel logs to it.`
+    );
     onTracked?.(result.task_id);
     return result.task_id;
   } catch (error) {
-    const message = error instanceof LabtrackError || error instanceof Error ? error.message : String(error);
+    const message =
+      error instanceof LabtrackError || error instanceof Error ? error.message : String(error);
     session.setState('error', message);
     Notification.error(`labtrack Track failed: ${message}`, { autoClose: 8000 });
     return undefined;
@@ -151,7 +155,8 @@ class TrackButton extends Widget {
       error: '⚠ Track'
     };
     this._button.textContent = labels[state];
-    this._button.title = message || 'Track this notebook with labtrack (snapshot + attach the kernel)';
+    this._button.title =
+      message || 'Track this notebook with labtrack (snapshot + attach the kernel)';
     this._button.dataset.state = state;
     this._button.disabled = state === 'tracking';
     this._button.classList.toggle('lt-tracked', state === 'tracked');
@@ -166,7 +171,10 @@ class TrackButton extends Widget {
 }
 
 /** Adds the Track button to every notebook and refreshes the snapshot on save. */
-export class TrackExtension implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel> {
+export class TrackExtension implements DocumentRegistry.IWidgetExtension<
+  NotebookPanel,
+  INotebookModel
+> {
   constructor(private readonly onTracked: (taskId: string) => void) {}
 
   createNew(panel: NotebookPanel, context: DocumentRegistry.IContext<INotebookModel>): IDisposable {

@@ -62,7 +62,11 @@ function OverlayChart(props: {
   const [series, setSeries] = React.useState<IScalarSeries[] | null>(null);
   const [error, setError] = React.useState<string | null>(null);
   React.useEffect(() => {
-    getScalarsForTasks(tasks.map(t => t.id), metric, buckets)
+    getScalarsForTasks(
+      tasks.map(t => t.id),
+      metric,
+      buckets
+    )
       .then(setSeries)
       .catch(reason => setError(String(reason.message ?? reason)));
   }, [metric, tasks, buckets]);
@@ -137,7 +141,9 @@ function ParamTable(props: { tasks: ITask[] }): JSX.Element {
         </label>
       </div>
       {keys.length === 0 ? (
-        <div className="lt-empty">{showAll ? 'No hyperparameters.' : 'All hyperparameters are equal.'}</div>
+        <div className="lt-empty">
+          {showAll ? 'No hyperparameters.' : 'All hyperparameters are equal.'}
+        </div>
       ) : (
         <div className="lt-table-scroll">
           <table className="lt-table lt-param-table">
@@ -145,7 +151,9 @@ function ParamTable(props: { tasks: ITask[] }): JSX.Element {
               <tr>
                 <th>parameter</th>
                 {tasks.map((t, i) => (
-                  <th key={t.id} style={{ borderBottom: `3px solid ${runColor(i)}` }}>{t.name}</th>
+                  <th key={t.id} style={{ borderBottom: `3px solid ${runColor(i)}` }}>
+                    {t.name}
+                  </th>
                 ))}
               </tr>
             </thead>
@@ -179,13 +187,18 @@ function MetricsTable(props: { tasks: ITask[] }): JSX.Element {
               <th>metric</th>
               <th />
               {tasks.map((t, i) => (
-                <th key={t.id} style={{ borderBottom: `3px solid ${runColor(i)}` }}>{t.name}</th>
+                <th key={t.id} style={{ borderBottom: `3px solid ${runColor(i)}` }}>
+                  {t.name}
+                </th>
               ))}
             </tr>
           </thead>
           <tbody>
             {keys.flatMap(key => {
-              const [metric, variant] = [key.slice(0, key.lastIndexOf('/')), key.slice(key.lastIndexOf('/') + 1)];
+              const [metric, variant] = [
+                key.slice(0, key.lastIndexOf('/')),
+                key.slice(key.lastIndexOf('/') + 1)
+              ];
               return (['last', 'min', 'max'] as const).map(stat => (
                 <tr key={`${key}-${stat}`} className={stat === 'last' ? 'lt-first-stat' : ''}>
                   <th>{stat === 'last' ? key : ''}</th>
@@ -238,7 +251,10 @@ function ParallelCoordinates(props: { tasks: ITask[] }): JSX.Element {
       }
     ];
   }, [tasks, metricKey]);
-  const layout = React.useMemo(() => themedLayout({ height: 340, margin: { l: 70, r: 70, t: 50, b: 30 } }), []);
+  const layout = React.useMemo(
+    () => themedLayout({ height: 340, margin: { l: 70, r: 70, t: 50, b: 30 } }),
+    []
+  );
   if (!keys.length || !differ.length) {
     return (
       <div className="lt-section">
@@ -251,9 +267,15 @@ function ParallelCoordinates(props: { tasks: ITask[] }): JSX.Element {
     <div className="lt-section lt-parcoords">
       <div className="lt-section-head">
         <h3>Parallel coordinates</h3>
-        <select className="lt-select" value={metricKey} onChange={e => setMetricKey(e.target.value)}>
+        <select
+          className="lt-select"
+          value={metricKey}
+          onChange={e => setMetricKey(e.target.value)}
+        >
           {keys.map(k => (
-            <option key={k} value={k}>{k} (last)</option>
+            <option key={k} value={k}>
+              {k} (last)
+            </option>
           ))}
         </select>
       </div>
@@ -263,7 +285,10 @@ function ParallelCoordinates(props: { tasks: ITask[] }): JSX.Element {
 }
 
 /** The compare panel's body. */
-export function CompareBody(props: { ids: string[]; settings: () => ILabtrackSettings }): JSX.Element {
+export function CompareBody(props: {
+  ids: string[];
+  settings: () => ILabtrackSettings;
+}): JSX.Element {
   const { ids, settings } = props;
   const [tasks, setTasks] = React.useState<ITask[] | null>(null);
   const [error, setError] = React.useState<string | null>(null);
@@ -278,7 +303,10 @@ export function CompareBody(props: { ids: string[]; settings: () => ILabtrackSet
       })
       .catch(reason => setError(reason instanceof LabtrackError ? reason.message : String(reason)));
   }, [ids.join(',')]);
-  const metrics = React.useMemo(() => [...new Set(metricKeys(tasks ?? []).map(k => k.slice(0, k.lastIndexOf('/'))))], [tasks]);
+  const metrics = React.useMemo(
+    () => [...new Set(metricKeys(tasks ?? []).map(k => k.slice(0, k.lastIndexOf('/'))))],
+    [tasks]
+  );
   const [chartsDone, setChartsDone] = React.useState(false);
   const onDrawn = React.useCallback(() => {
     drawn.current += 1;
@@ -291,7 +319,12 @@ export function CompareBody(props: { ids: string[]; settings: () => ILabtrackSet
   const metricCount = React.useRef(0);
   metricCount.current = metrics.length;
   if (error) {
-    return <div className="lt-error" role="alert"><div className="lt-error-title">Cannot compare</div><div className="lt-error-message">{error}</div></div>;
+    return (
+      <div className="lt-error" role="alert">
+        <div className="lt-error-title">Cannot compare</div>
+        <div className="lt-error-message">{error}</div>
+      </div>
+    );
   }
   if (!tasks) {
     return <div className="lt-empty">Loading {ids.length} experiments…</div>;
@@ -308,10 +341,18 @@ export function CompareBody(props: { ids: string[]; settings: () => ILabtrackSet
       </div>
       <div className="lt-section">
         <h3>Scalars</h3>
-        {metrics.length === 0 && <div className="lt-empty">These experiments reported no scalars.</div>}
+        {metrics.length === 0 && (
+          <div className="lt-empty">These experiments reported no scalars.</div>
+        )}
         <div className="lt-charts">
           {metrics.map(m => (
-            <OverlayChart key={m} metric={m} tasks={tasks} buckets={settings().chartBuckets} onDrawn={onDrawn} />
+            <OverlayChart
+              key={m}
+              metric={m}
+              tasks={tasks}
+              buckets={settings().chartBuckets}
+              onDrawn={onDrawn}
+            />
           ))}
         </div>
       </div>
@@ -330,7 +371,10 @@ export function CompareBody(props: { ids: string[]; settings: () => ILabtrackSet
 let compareCount = 0;
 
 /** Create the main-area compare widget. */
-export function createComparePanel(ids: string[], settings: () => ILabtrackSettings): MainAreaWidget {
+export function createComparePanel(
+  ids: string[],
+  settings: () => ILabtrackSettings
+): MainAreaWidget {
   const content = ReactWidget.create(<CompareBody ids={ids} settings={settings} />);
   content.addClass('lt-compare-content');
   const widget = new MainAreaWidget({ content });

@@ -95,10 +95,7 @@ export function ScalarChart(props: {
 
   const shown = zoomed ?? series;
   const data = React.useMemo(
-    () =>
-      shown.flatMap((s, i) =>
-        seriesTraces(s, s.variant, runColor(i))
-      ),
+    () => shown.flatMap((s, i) => seriesTraces(s, s.variant, runColor(i))),
     [shown]
   );
   const layout = React.useMemo(

@@ -181,7 +181,9 @@ function Filters(props: { model: ExperimentsModel }): JSX.Element {
         </select>
         <button
           className="lt-button lt-sort-dir"
-          title={descending ? 'Descending (click for ascending)' : 'Ascending (click for descending)'}
+          title={
+            descending ? 'Descending (click for ascending)' : 'Ascending (click for descending)'
+          }
           onClick={() => void model.setQuery({ sort: (descending ? '' : '-') + sortKey })}
         >
           {descending ? '↓' : '↑'}

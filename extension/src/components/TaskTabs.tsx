@@ -45,7 +45,8 @@ export function PlotsTab(props: { task: ITask; tick: number }): JSX.Element {
       {tables.map(table => (
         <div key={table.seq} className="lt-card lt-table-card">
           <div className="lt-card-title">
-            {table.metric} / {table.variant} <span className="lt-dim">iteration {table.iteration}</span>
+            {table.metric} / {table.variant}{' '}
+            <span className="lt-dim">iteration {table.iteration}</span>
           </div>
           <div className="lt-table-scroll">
             <table className="lt-table">
@@ -228,11 +229,17 @@ export function ArtifactsTab(props: { task: ITask; tick: number }): JSX.Element 
               <td>{bytes(a.size)}</td>
               <td>{dateTime(a.created)}</td>
               <td>
-                <button className="lt-button" onClick={() => void show(a).catch(e => setError(String(e.message ?? e)))}>
+                <button
+                  className="lt-button"
+                  onClick={() => void show(a).catch(e => setError(String(e.message ?? e)))}
+                >
                   Preview
                 </button>
                 {!a.external && (
-                  <button className="lt-button" onClick={() => void download(a).catch(e => setError(String(e.message ?? e)))}>
+                  <button
+                    className="lt-button"
+                    onClick={() => void download(a).catch(e => setError(String(e.message ?? e)))}
+                  >
                     Download
                   </button>
                 )}
@@ -338,7 +345,9 @@ export function CodeTab(props: { task: ITask }): JSX.Element {
       )}
       {script.requirements && (
         <details>
-          <summary>Requirements ({script.requirements.split('\n').filter(Boolean).length} packages)</summary>
+          <summary>
+            Requirements ({script.requirements.split('\n').filter(Boolean).length} packages)
+          </summary>
           <pre className="lt-code">{script.requirements}</pre>
         </details>
       )}

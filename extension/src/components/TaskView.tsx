@@ -9,7 +9,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { getMetrics, getScalarsForTasks, getTask } from '../api';
 import { LabtrackError } from '../request';
 import { dateTime, duration, num, statusLabel } from '../format';
-import { ILabtrackSettings, IMetricInfo, IScalarSeries, ITask } from '../tokens';
+import { ILabtrackSettings, IMetricInfo, IRuntime, IScalarSeries, IScript, ITask } from '../tokens';
 import { ScalarChart } from './ScalarChart';
 import { StatusIcon } from './StatusIcon';
 import { ArtifactsTab, CodeTab, ConsoleTab, PlotsTab } from './TaskTabs';
@@ -27,23 +27,55 @@ type Tab = (typeof TABS)[number];
 
 const LIVE = new Set(['created', 'queued', 'in_progress']);
 
+/** "host · OS · Python 3.11 · 8 CPUs · 32 GB · 1 GPU" from what the SDK recorded. */
+function machineText(runtime: IRuntime | undefined): string {
+  if (!runtime) {
+    return '—';
+  }
+  const parts = [
+    runtime.hostname,
+    runtime.os,
+    runtime.python && `Python ${runtime.python}`,
+    runtime.cpu_count ? `${runtime.cpu_count} CPUs` : '',
+    runtime.memory_gb ? `${num(runtime.memory_gb)} GB` : '',
+    runtime.gpus?.length ? `${runtime.gpus.length} GPU` : ''
+  ];
+  return parts.filter(Boolean).join(' · ') || '—';
+}
+
+/** "repo @ branch commit (uncommitted changes)", or a dash when no repository was recorded. */
+function gitText(script: IScript | undefined): string {
+  if (!script || !script.repository) {
+    return '—';
+  }
+  const dirty = script.diff ? ' (uncommitted changes)' : '';
+  return `${script.repository} @ ${script.branch || '?'} ${script.commit.slice(0, 10)}${dirty}`;
+}
+
 function Overview(props: { task: ITask; metrics: IMetricInfo[] }): JSX.Element {
   const { task, metrics } = props;
-  const runtime = task.runtime;
-  const script = task.script;
   const rows: Array<[string, React.ReactNode]> = [
-    ['status', <><StatusIcon status={task.status} /> {statusLabel(task.status)}{task.status_reason ? ` — ${task.status_reason}` : ''}</>],
+    [
+      'status',
+      <>
+        <StatusIcon status={task.status} /> {statusLabel(task.status)}
+        {task.status_reason ? ` — ${task.status_reason}` : ''}
+      </>
+    ],
     ['project', task.project_name],
     ['type', task.type],
     ['user', task.user],
     ['created', dateTime(task.created)],
     ['started', dateTime(task.started)],
     ['completed', dateTime(task.completed)],
-    ['duration', duration(task.started, task.completed ?? (LIVE.has(task.status) ? null : task.last_update))],
+    [
+      'duration',
+      duration(task.started, task.completed ?? (LIVE.has(task.status) ? null : task.last_update))
+    ],
     ['last update', dateTime(task.last_update)],
     ['last iteration', task.last_iteration ?? '—'],
-    ['machine', runtime ? [runtime.hostname, runtime.os, runtime.python && `Python ${runtime.python}`, runtime.cpu_count ? `${runtime.cpu_count} CPUs` : '', runtime.memory_gb ? `${num(runtime.memory_gb)} GB` : '', runtime.gpus?.length ? `${runtime.gpus.length} GPU` : ''].filter(Boolean).join(' · ') || '—' : '—'],
-    ['git', script && script.repository ? `${script.repository} @ ${script.branch || '?'} ${script.commit.slice(0, 10)}${script.diff ? ' (uncommitted changes)' : ''}` : '—'],
+    ['machine', machineText(task.runtime)],
+    ['git', gitText(task.script)],
     ['tags', task.tags.join(', ') || '—'],
     ['id', <code>{task.id}</code>]
   ];
@@ -129,7 +161,12 @@ function Hyperparameters(props: { task: ITask }): JSX.Element {
   );
 }
 
-function Scalars(props: { task: ITask; metrics: IMetricInfo[]; tick: number; buckets: number }): JSX.Element {
+function Scalars(props: {
+  task: ITask;
+  metrics: IMetricInfo[];
+  tick: number;
+  buckets: number;
+}): JSX.Element {
   const { task, metrics, tick, buckets } = props;
   const names = React.useMemo(() => [...new Set(metrics.map(m => m.metric))].sort(), [metrics]);
   const [series, setSeries] = React.useState<Record<string, IScalarSeries[]>>({});
@@ -161,9 +198,17 @@ function Scalars(props: { task: ITask; metrics: IMetricInfo[]; tick: number; buc
     <div className="lt-charts">
       {names.map(name =>
         series[name] ? (
-          <ScalarChart key={name} taskId={task.id} metric={name} series={series[name]} buckets={buckets} />
+          <ScalarChart
+            key={name}
+            taskId={task.id}
+            metric={name}
+            series={series[name]}
+            buckets={buckets}
+          />
         ) : (
-          <div key={name} className="lt-chart lt-dim">loading {name}…</div>
+          <div key={name} className="lt-chart lt-dim">
+            loading {name}…
+          </div>
         )
       )}
     </div>
@@ -205,16 +250,27 @@ export function TaskViewBody(props: {
     if (!live) {
       return;
     }
-    const timer = window.setInterval(() => {
-      if (isVisible() && !document.hidden) {
-        void load().then(() => setTick(t => t + 1));
-      }
-    }, Math.max(1, settings().refreshInterval) * 1000);
+    const timer = window.setInterval(
+      () => {
+        if (isVisible() && !document.hidden) {
+          void load().then(() => setTick(t => t + 1));
+        }
+      },
+      Math.max(1, settings().refreshInterval) * 1000
+    );
     return () => window.clearInterval(timer);
   }, [live, load]);
 
   if (error && !task) {
-    return <div className="lt-error" role="alert"><div className="lt-error-title">Cannot load this experiment</div><div className="lt-error-message">{error}</div><button className="lt-button" onClick={() => void load()}>Retry</button></div>;
+    return (
+      <div className="lt-error" role="alert">
+        <div className="lt-error-title">Cannot load this experiment</div>
+        <div className="lt-error-message">{error}</div>
+        <button className="lt-button" onClick={() => void load()}>
+          Retry
+        </button>
+      </div>
+    );
   }
   if (!task) {
     return <div className="lt-empty">Loading…</div>;
@@ -227,12 +283,21 @@ export function TaskViewBody(props: {
         <span className="lt-dim">{task.project_name}</span>
         {live && <span className="lt-live">live</span>}
         <span className="lt-spacer" />
-        <button className="lt-button" onClick={() => void load().then(() => setTick(t => t + 1))}>Refresh</button>
+        <button className="lt-button" onClick={() => void load().then(() => setTick(t => t + 1))}>
+          Refresh
+        </button>
       </div>
       {error && <div className="lt-error-message">{error}</div>}
       <div className="lt-tabs" role="tablist">
         {TABS.map(name => (
-          <button key={name} role="tab" aria-selected={tab === name} className={`lt-tab ${tab === name ? 'lt-tab-on' : ''}`} data-tab={name} onClick={() => setTab(name)}>
+          <button
+            key={name}
+            role="tab"
+            aria-selected={tab === name}
+            className={`lt-tab ${tab === name ? 'lt-tab-on' : ''}`}
+            data-tab={name}
+            onClick={() => setTab(name)}
+          >
             {name}
           </button>
         ))}
@@ -240,7 +305,9 @@ export function TaskViewBody(props: {
       <div className="lt-tab-body">
         {tab === 'Overview' && <Overview task={task} metrics={metrics} />}
         {tab === 'Hyperparameters' && <Hyperparameters task={task} />}
-        {tab === 'Scalars' && <Scalars task={task} metrics={metrics} tick={tick} buckets={settings().chartBuckets} />}
+        {tab === 'Scalars' && (
+          <Scalars task={task} metrics={metrics} tick={tick} buckets={settings().chartBuckets} />
+        )}
         {tab === 'Plots' && <PlotsTab task={task} tick={tick} />}
         {tab === 'Console' && <ConsoleTab task={task} tick={tick} />}
         {tab === 'Artifacts' && <ArtifactsTab task={task} tick={tick} />}
