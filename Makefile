@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 # `jlpm install` + `jlpm build:prod`; jlpm comes from the PyPI package jupyter-builder); this
 # rebuilds and re-installs it whenever its sources change after that.
 LABEXT_SOURCES := package.json yarn.lock tsconfig.json $(shell find extension/src extension/style extension/schema -type f 2>/dev/null)
-labtrack/labextension/package.json: $(VENV)/.installed $(LABEXT_SOURCES)
+labtrack/labextension/package.json: $(LABEXT_SOURCES) | $(VENV)/.installed
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pip install -q --no-deps -e .
 	touch $@
 

@@ -64,39 +64,37 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const startPolling = () =>
       model.startPolling(settings.refreshInterval, () => sidebar.isVisible);
 
+    let serverDefaultProject = '';
     const applySettings = (loaded: ISettingRegistry.ISettings) => {
       const composite = loaded.composite as unknown as Partial<ILabtrackSettings>;
       settings = { ...DEFAULT_SETTINGS, ...composite };
-      if (settings.defaultProject) {
-        model.defaultProject = settings.defaultProject;
-      }
+      // The user's setting wins; else the server extension's default_project.
+      model.defaultProject = settings.defaultProject || serverDefaultProject;
       startPolling();
     };
 
-    // The server extension's default project applies when the user set none.
-    void getConfig()
+    const settingsLoaded: Promise<void> = settingRegistry
+      ? settingRegistry
+          .load(PLUGIN_ID)
+          .then(loaded => {
+            applySettings(loaded);
+            loaded.changed.connect(applySettings);
+          })
+          .catch(reason => {
+            console.warn('labtrack: could not load settings, using defaults', reason);
+            startPolling();
+          })
+      : Promise.resolve(startPolling());
+    const configLoaded = getConfig()
       .then(config => {
-        if (!model.defaultProject && config.default_project) {
-          model.defaultProject = config.default_project;
-        }
+        serverDefaultProject = config.default_project || '';
       })
-      .catch(() => undefined) // the project load below shows the error.
-      .then(() => model.loadProjects());
-
-    if (settingRegistry) {
-      settingRegistry
-        .load(PLUGIN_ID)
-        .then(loaded => {
-          applySettings(loaded);
-          loaded.changed.connect(applySettings);
-        })
-        .catch(reason => {
-          console.warn('labtrack: could not load settings, using defaults', reason);
-          startPolling();
-        });
-    } else {
-      startPolling();
-    }
+      .catch(() => undefined); // the project load below shows the error.
+    // Choose the first project only when both the settings and the server's default are known.
+    void Promise.all([settingsLoaded, configLoaded]).then(() => {
+      model.defaultProject = settings.defaultProject || serverDefaultProject;
+      return model.loadProjects();
+    });
 
     const { commands } = app;
     commands.addCommand(CommandIDs.openSidebar, {

@@ -34,6 +34,10 @@ CHROMIUM_FLAGS = [
 SHOT_DIR = Path(os.environ.get("LABTRACK_SCREENSHOT_DIR", Path(__file__).parents[2] / "test-artifacts" / "browser"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "labtrack_settings(dict): user settings of the labtrack lab extension")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """Keep each phase's report on the test item so fixtures can see whether the test failed."""
@@ -56,8 +60,11 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def lab(tracking_server: Any, tmp_path: Path) -> Iterator[JupyterServer]:
-    """JupyterLab pointed at the test's tracking server, with `window.jupyterapp` exposed."""
+def lab(tracking_server: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[JupyterServer]:
+    """JupyterLab pointed at the test's tracking server, with `window.jupyterapp` exposed.
+
+    `@pytest.mark.labtrack_settings({...})` on a test sets the extension's user settings.
+    """
     server = start_jupyter(
         tmp_path / "notebooks",
         tmp_path / "jupyter",
@@ -69,6 +76,11 @@ def lab(tracking_server: Any, tmp_path: Path) -> Iterator[JupyterServer]:
     tracker = Path(server.env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True, exist_ok=True)
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"autoStartDefaultKernel": True}))
+    marker = request.node.get_closest_marker("labtrack_settings")
+    if marker:
+        ours = Path(server.env["JUPYTERLAB_SETTINGS_DIR"]) / "labtrack"
+        ours.mkdir(parents=True, exist_ok=True)
+        (ours / "plugin.jupyterlab-settings").write_text(json.dumps(marker.args[0]))
     yield server
     server.stop()
 
@@ -122,10 +134,12 @@ class LabPage:
         self.page.evaluate("([c, a]) => { void window.jupyterapp.commands.execute(c, a); }", [command, args or {}])
         return None
 
-    def open_sidebar(self, project: str | None = None) -> None:
+    def open_sidebar(self, project: str | None = None, refresh: bool = True) -> None:
+        """Show the sidebar; `refresh` reloads it (tests seed data after the page loaded)."""
         self.command("labtrack:open-sidebar")
         self.page.wait_for_selector(".lt-sidebar", timeout=20_000)
-        self.page.click(".lt-refresh")  # the test seeded data after the page loaded
+        if refresh:
+            self.page.click(".lt-refresh")
         if project:
             self.page.wait_for_function(
                 "p => [...document.querySelectorAll('.lt-project option')].some(o => o.textContent.startsWith(p + ' ('))",

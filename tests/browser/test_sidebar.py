@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from seed import loss_curve
 
 
+@pytest.mark.labtrack_settings({"defaultProject": "vision/cifar", "refreshInterval": 1})
 def test_sidebar_lists_filters_sorts_and_shows_errors(lab_page, seeder, tracking_server):
     alpha = seeder.task("vision/cifar", "alpha baseline", {"lr": 0.1}, tags=["baseline"], status="completed")
     beta = seeder.task("vision/cifar", "beta wide", {"lr": 0.01}, status="failed")
@@ -14,12 +16,21 @@ def test_sidebar_lists_filters_sorts_and_shows_errors(lab_page, seeder, tracking
         seeder.curve(task["id"], "loss", "train", loss_curve(50, lr))
 
     page = lab_page
-    page.open_sidebar("vision/cifar")
+    # No click: the live refresh (every second here) finds the projects seeded after the page
+    # loaded and opens the `defaultProject` of the settings, although another project is newer.
+    page.open_sidebar(refresh=False)
     # Newest first, with a status icon per row.
     page.wait_rows(["gamma deep", "beta wide", "alpha baseline"])
+    assert page.page.eval_on_selector(".lt-project", "s => s.options[s.selectedIndex].text") == "vision/cifar (3)"
     statuses = page.page.eval_on_selector_all(".lt-task-row .lt-status", "els => els.map(e => e.getAttribute('aria-label'))")
     assert statuses == ["in progress", "failed", "completed"]
     page.shot("01-list", ".lt-sidebar-widget")
+    # A new run appears on its own while the panel is visible.
+    seeder.task("vision/cifar", "delta new", status="in_progress")
+    page.wait_rows(["delta new", "gamma deep", "beta wide", "alpha baseline"])
+    seeder._call("DELETE", f"tasks/{page.page.get_attribute('.lt-task-row >> nth=0', 'data-task-id')}")
+    page.page.click(".lt-refresh")
+    page.wait_rows(["gamma deep", "beta wide", "alpha baseline"])
 
     page.page.click(".lt-chip[data-status=failed]")
     page.wait_rows(["beta wide"])
