@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 
 import nbformat
+import pytest
 import requests
 from browser_helpers import wait_until
+from seed import Seeder
 
 CELLS = [
     "import labtrack\ntask = labtrack.Task.current_task()\nprint('attached to', task.id)",
@@ -15,6 +17,7 @@ CELLS = [
 ]
 
 
+@pytest.mark.labtrack_settings({"refreshInterval": 1})
 def test_track_button_attaches_kernel_and_task_view_shows_metrics(lab_page, lab, tracking_server):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
@@ -57,6 +60,18 @@ def test_track_button_attaches_kernel_and_task_view_shows_metrics(lab_page, lab,
     points = page.page.eval_on_selector(chart, "el => el.data.filter(t => t.mode && t.mode.startsWith('lines') && !t.fill).map(t => t.x.length)")
     assert points == [25]
     page.shot("02-task-scalars")
+
+    # The task is still in progress, so the open view follows it: new points and console lines
+    # show up without a click (refreshInterval is 1 s in this test).
+    seeder = Seeder(tracking_server.api, tracking_server.api_key)
+    seeder.curve(task_id, "loss", "train", [0.01] * 10, start=25)
+    page.page.wait_for_function(
+        "sel => document.querySelector(sel).data.some(t => !t.fill && t.x.length === 35)", arg=chart
+    )
+    page.page.click(f"#labtrack-task-{task_id} .lt-tab[data-tab=Console]")
+    page.page.wait_for_selector(f"#labtrack-task-{task_id} .lt-console")
+    seeder.events(task_id, [{"type": "console", "text": "a line from later\n", "stream": "stdout"}])
+    page.page.wait_for_selector(f"#labtrack-task-{task_id} .lt-console:has-text('a line from later')")
     page.page.click(f"#labtrack-task-{task_id} .lt-tab[data-tab=Code]")
     assert "report_scalar" in page.page.inner_text(f"#labtrack-task-{task_id} .lt-cells")
     page.page.click(f"#labtrack-task-{task_id} .lt-tab[data-tab=Overview]")
