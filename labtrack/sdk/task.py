@@ -131,8 +131,10 @@ class Task:
                 else:
                     task = cls._create_online(client, project_name, task_name, task_type, tags)
             cls._current = task
+            # An attached task already holds its code (the Track snapshot, or what was enqueued for
+            # an agent): re-capturing here would replace it with the kernel's or agent's own argv.
             task._start_capture(auto_connect_arg_parser, auto_connect_streams, auto_resource_monitoring,
-                                capture_code, capture_packages)
+                                capture_code and attach_id is None, capture_packages)
             return task
 
     @staticmethod

@@ -13,6 +13,7 @@ def test_agent_run_attaches_and_server_values_override(scripts) -> None:
             "General": {"layers": {"value": "[8, 8]", "type": "list", "description": ""}},
         },
         "configuration": {"cfg": {"value": '{"opt": "sgd"}', "content_type": "json"}},
+        "script": {"entry_point": "train.py", "argv": ["--lr", "0.5"], "working_dir": "."},
     })
     scripts.post(f"/tasks/{created['id']}/enqueue")
     code = """
@@ -32,6 +33,9 @@ task.get_logger().report_scalar("m", "v", 1.0, 0)
     task = scripts.get(f"/tasks/{created['id']}")
     assert task["status"] == "completed" and task["last_iteration"] == 0
     assert task["hyperparams"]["Args"]["bs"]["value"] == "32"
+    # The code recorded when the task was enqueued stays; the run adds what it ran with.
+    assert task["script"]["entry_point"] == "train.py" and task["script"]["argv"] == ["--lr", "0.5"]
+    assert "labtrack==" in task["script"]["requirements"]
 
 
 def test_continue_by_id_returns_current_task_and_reuses_existing(scripts) -> None:
