@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import nbformat
-from browser_helpers import wait_until
+from polling import wait_for as wait_until
 from seed import loss_curve
 
 LOOP = 150

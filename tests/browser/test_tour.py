@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import requests
-from browser_helpers import wait_until
+from polling import wait_for as wait_until
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "quickstart.ipynb"
 

@@ -8,7 +8,7 @@ import json
 import nbformat
 import pytest
 import requests
-from browser_helpers import wait_until
+from polling import wait_for as wait_until
 from seed import Seeder
 
 CELLS = [

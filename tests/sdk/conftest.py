@@ -5,12 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
+from polling import wait_for  # noqa: F401  (re-exported for the SDK tests)
 
 
 class ScriptRunner:
@@ -75,17 +75,6 @@ class ScriptRunner:
             if not page.get("next_cursor"):
                 return its, vals
             params["cursor"] = page["next_cursor"]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.1, what: str = "condition") -> Any:
-    """Poll until `predicate()` is truthy; fail the test with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
