@@ -21,6 +21,7 @@ from labtrack.server.api import keys as keys_api
 from labtrack.server.api import projects as projects_api
 from labtrack.server.api import tasks as tasks_api
 from labtrack.server.api.common import OrjsonResponse, Services, current_user
+from labtrack.server.api.ingest_route import EventIngestMiddleware
 from labtrack.server.auth import KeyService
 from labtrack.server.errors import LabtrackError
 from labtrack.server.services.artifacts import ArtifactService
@@ -148,6 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     secured = [Depends(current_user)]
     for module in (keys_api, projects_api, tasks_api, events_api, artifacts_api):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=secured)
+    # Event batches skip routing and dependency solving (the route above still documents them).
+    app.add_middleware(EventIngestMiddleware, services=svc, prefix=API_PREFIX, handlers=app.exception_handlers)
     return app
 
 

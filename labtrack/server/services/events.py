@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from itertools import chain, repeat
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +13,7 @@ from labtrack.server.services.paging import decode_cursor, encode_cursor
 from labtrack.server.store import events as event_store
 from labtrack.server.store import tasks as task_store
 from labtrack.server.store.db import Database
+from labtrack.server.store.ingest import IngestCursor
 from labtrack.server.store.tables import BLOCK_SIZE
 from labtrack.server.util import loads, now
 
@@ -64,6 +64,20 @@ def _sorted_blocks(series_id: int, series: Series) -> list[tuple] | None:
     return rows
 
 
+def _summary_and_blocks(series_id: int, series: Series) -> tuple[dict[str, Any], list[tuple] | None]:
+    """A batch's summary and its rollup rows (None when iterations do not ascend: SQL recomputes)."""
+    blocks = _sorted_blocks(series_id, series)
+    its, vals = series.iterations, series.values
+    if blocks is not None and None not in vals:
+        # Ascending without gaps (the usual batch): the last point is the newest, and the blocks
+        # already hold the minima and maxima, so no further pass over the points is needed.
+        return {
+            "count": len(its), "min": min(b[3] for b in blocks), "max": max(b[4] for b in blocks),
+            "last": vals[-1], "last_it": its[-1], "lo": its[0], "hi": its[-1],
+        }, blocks
+    return _batch_summary(series), blocks
+
+
 def _merge_summary(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = {"count": (old["count"] or 0) + new["count"]}
     merged["min"] = min((v for v in (old["min"], new["min"]) if v is not None), default=None)
@@ -91,55 +105,55 @@ class EventService:
         series, rows, _points = validate_events(raw_events, task_id=task_id, received=received, max_points=self.max_batch_points)
         accepted = len(raw_events)
         try:
-            with self.db.write() as conn:
-                state = event_store.task_state_for_ingest(conn, task_id)
+            with self.db.write_cursor() as cursor:
+                store = IngestCursor(cursor, self.db.dialect)
+                state = store.task_state(task_id, batch_id)
                 if state is None:
                     raise NotFound(f"Task {task_id} does not exist.")
+                stop_requested, stored = state
                 if batch_id is not None:
-                    stored = event_store.find_batch(conn, task_id, batch_id)
                     if stored is not None:
-                        return {"batch_id": batch_id, "accepted": stored, "duplicate": True, "stop_requested": state[1]}
-                    event_store.record_batch(conn, task_id, batch_id, accepted, received)
-                max_iteration = self._store_series(conn, task_id, series)
-                event_store.insert_events(conn, rows)
-                event_store.record_progress(conn, task_id, received, max_iteration)
+                        return {"batch_id": batch_id, "accepted": stored, "duplicate": True, "stop_requested": stop_requested}
+                    store.record_batch(task_id, batch_id, accepted, received)
+                max_iteration = self._store_series(store, task_id, series)
+                store.insert_events(rows)
+                store.record_progress(task_id, received, max_iteration)
         except IntegrityError as exc:
             if batch_id is not None and event_store.is_batch_conflict(exc):
                 # A concurrent request with the same batch id committed first.
                 return {"batch_id": batch_id, "accepted": accepted, "duplicate": True, "stop_requested": False}
             raise
-        return {"batch_id": batch_id, "accepted": accepted, "duplicate": False, "stop_requested": state[1]}
+        return {"batch_id": batch_id, "accepted": accepted, "duplicate": False, "stop_requested": stop_requested}
 
     @staticmethod
-    def _store_series(conn, task_id: str, series: dict[tuple[str, str], Series]) -> int | None:  # type: ignore[no-untyped-def]
+    def _store_series(store: IngestCursor, task_id: str, series: dict[tuple[str, str], Series]) -> int | None:
         """Insert a batch's points, fold it into the series summaries and rollup; returns its max iteration."""
         if not series:
             return None
-        points: list = []  # zip iterators of (series_id, iteration, value, time), consumed by executemany
-        touched: list[tuple[int, int, int]] = []
+        points: list[tuple[int, list[int], list[float | None], list[float]]] = []
+        touched: list[tuple[int, int, int]] = []  # unordered batches: (series id, first, last iteration)
+        blocks: list[tuple] = []
         max_iteration: int | None = None
         for key, s in series.items():
             if not s.iterations:
                 continue
-            old = event_store.series_summary(conn, task_id, key[0], key[1])
+            old = store.series_summary(task_id, key[0], key[1])
             if old is None:
-                sid = event_store.create_series(conn, task_id, key[0], key[1])
+                sid = store.create_series(task_id, key[0], key[1])
                 old = {"id": sid, "count": 0, "min": None, "max": None, "last": None, "last_iteration": None}
-            summary = _batch_summary(s)
-            event_store.save_summary(conn, old["id"], _merge_summary(old, summary))
             sid = old["id"]
-            points.append(zip(repeat(sid), s.iterations, s.values, s.times))
-            touched.append((sid, summary["lo"], summary["hi"]))
-            max_iteration = summary["hi"] if max_iteration is None else max(max_iteration, summary["hi"])
-        event_store.insert_points(conn, chain.from_iterable(points))
-        blocks: list[tuple] = []
-        for (sid, lo, hi), s in zip(touched, (s for s in series.values() if s.iterations)):
-            rollup = _sorted_blocks(sid, s)
+            summary, rollup = _summary_and_blocks(sid, s)
+            store.save_summary(sid, _merge_summary(old, summary))
+            points.append((sid, s.iterations, s.values, s.times))
             if rollup is None:
-                event_store.refresh_blocks(conn, sid, lo, hi)
+                touched.append((sid, summary["lo"], summary["hi"]))
             else:
                 blocks.extend(rollup)
-        event_store.merge_blocks(conn, blocks)
+            max_iteration = summary["hi"] if max_iteration is None else max(max_iteration, summary["hi"])
+        store.insert_points(points)
+        for sid, lo, hi in touched:
+            store.refresh_blocks(sid, lo, hi)  # after the insert: it recomputes from the points
+        store.merge_blocks(blocks)
         return max_iteration
 
     # -- reads -----------------------------------------------------------------------------
