@@ -99,13 +99,16 @@ class EventService:
         self.db = db
         self.max_batch_points = max_batch_points
 
-    def ingest(self, task_id: str, batch_id: str | None, raw_events: list[Any]) -> dict[str, Any]:
-        """Store a batch atomically; a batch id already stored for the task is acknowledged, not stored."""
+    def ingest(self, task_id: str, batch_id: str | None, raw_events: list[Any], *, wait: bool = True) -> dict[str, Any]:
+        """Store a batch atomically; a batch id already stored for the task is acknowledged, not stored.
+
+        With `wait=False`, raises `WriteBusy` (storing nothing) rather than wait for another writer.
+        """
         received = now()
         series, rows, _points = validate_events(raw_events, task_id=task_id, received=received, max_points=self.max_batch_points)
         accepted = len(raw_events)
         try:
-            with self.db.write_cursor() as cursor:
+            with self.db.write_cursor(wait=wait) as cursor:
                 store = IngestCursor(cursor, self.db.dialect)
                 state = store.task_state(task_id, batch_id)
                 if state is None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,6 +17,11 @@ from labtrack.server.errors import BadRequest
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _PG_LOCK_ID = 0x1AB7AC  # advisory lock id: only one replica migrates at a time
+_BUSY_TIMEOUT_MS = 60_000  # how long a SQLite writer waits for another process's write lock
+
+
+class WriteBusy(Exception):
+    """`write_cursor(wait=False)` would have had to wait for another writer."""
 
 
 def normalize_url(url: str) -> str:
@@ -61,7 +67,7 @@ class Database:
             # crash or power loss can drop the last commits.
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA cache_size=-65536")
             cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
@@ -92,22 +98,27 @@ class Database:
                     yield conn
 
     @contextmanager
-    def write_cursor(self) -> Iterator[Any]:
+    def write_cursor(self, *, wait: bool = True) -> Iterator[Any]:
         """A write transaction as a bare DB-API cursor, for fixed hot-path statements.
 
         Same transaction as `write()` (BEGIN IMMEDIATE under the write lock on SQLite), without
         SQLAlchemy's per-statement work; driver errors leave as SQLAlchemy's exception classes
-        (IntegrityError, DataError, ...) so callers and error handlers treat them alike.
+        (IntegrityError, DataError, ...) so callers and error handlers treat them alike. With
+        `wait=False` a SQLite writer raises `WriteBusy` at once instead of waiting for another
+        thread's or process's write lock.
         """
         base_error = self.engine.dialect.loaded_dbapi.Error
-        with self._write_lock or nullcontext():
+        lock = self._write_lock
+        if lock is not None and not lock.acquire(blocking=wait):
+            raise WriteBusy("another write is in progress")
+        try:
             pooled = self.engine.raw_connection()
             try:
                 dbapi_conn = pooled.driver_connection
                 cursor = dbapi_conn.cursor()  # type: ignore[union-attr]
                 try:
                     if self.dialect == "sqlite":
-                        cursor.execute("BEGIN IMMEDIATE")
+                        _begin_immediate(cursor, wait)
                     yield cursor
                     dbapi_conn.commit()  # type: ignore[union-attr]
                 except BaseException as exc:
@@ -119,10 +130,27 @@ class Database:
                     cursor.close()
             finally:
                 pooled.close()  # back to the pool
+        finally:
+            if lock is not None:
+                lock.release()
 
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+
+
+def _begin_immediate(cursor: Any, wait: bool) -> None:
+    """Take SQLite's write lock; without `wait`, fail with WriteBusy if another process holds it."""
+    if wait:
+        cursor.execute("BEGIN IMMEDIATE")
+        return
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise WriteBusy("another process is writing") from exc
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
 
 
 def alembic_config(conn: Connection):  # type: ignore[no-untyped-def]
