@@ -68,6 +68,25 @@ export function listTasks(
   });
 }
 
+/**
+ * Tasks of the query's project changed at or after `since` (a server `last_update`), newest
+ * change first. Status, tag and search filters are left to the caller, so a run that stops
+ * matching them is seen too; archived runs come back so the list can drop them.
+ */
+export function listChangedTasks(
+  query: ITaskQuery,
+  since: string | null,
+  limit: number
+): Promise<IPage<ITask>> {
+  return apiGet<IPage<ITask>>('tasks', {
+    project_id: query.projectId,
+    archived: 'all',
+    sort: '-last_update',
+    limit,
+    updated_after: since ?? undefined
+  });
+}
+
 export function getTasksByIds(ids: string[]): Promise<IPage<ITask>> {
   return apiGet<IPage<ITask>>('tasks', {
     ids: ids.join(','),

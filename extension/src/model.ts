@@ -1,15 +1,19 @@
 /**
  * State of the experiments sidebar: project, filters, the loaded pages of tasks, selection,
- * and a live refresh that runs only while the panel is visible.
+ * and a live refresh that runs only while the panel is visible and asks only for what changed.
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ITaskQuery, listAllProjects, listTasks } from './api';
+import { ITaskQuery, listAllProjects, listChangedTasks, listTasks } from './api';
+import { mergeChanges, newestOf, newestStamp, updatedAfterParam } from './live';
 import { LabtrackError } from './request';
 import { IProject, ITask } from './tokens';
 
 /** Rows fetched per server page; the list asks for the next page near its end. */
 export const PAGE_SIZE = 200;
+
+/** Most changed rows one live poll reads; more than that re-reads the loaded span instead. */
+export const POLL_LIMIT = 100;
 
 export class ExperimentsModel {
   /** Emitted whenever anything the sidebar draws has changed. */
@@ -74,6 +78,9 @@ export class ExperimentsModel {
       }
       this.tasks = page.items;
       this.nextCursor = page.next_cursor;
+      // Every loaded row is as new as this read, so changes from here on are at or after it.
+      this._since = newestOf(page.items);
+      this._projectCount = this.currentProjectCount();
       this.error = null;
     } catch (error) {
       if (generation === this._generation) {
@@ -111,11 +118,14 @@ export class ExperimentsModel {
   }
 
   /**
-   * Refresh what is loaded without losing the scroll position: re-fetch the loaded span of
-   * the list (capped at the server's page limit) and swap it in when it arrives.
+   * One live poll: ask the server only for the project's tasks whose `last_update` is at or
+   * after the newest one seen (less a margin), and merge them into the loaded rows.
+   *
+   * The rows loaded by `loadMore` never move the cursor: they were read later than the rest,
+   * and a cursor taken from them could skip a change to an earlier row.
    */
   async refresh(): Promise<void> {
-    if (this.loading) {
+    if (this.loading || this._polling) {
       return;
     }
     if (!this.query.projectId) {
@@ -123,28 +133,79 @@ export class ExperimentsModel {
       return;
     }
     const generation = this._generation;
-    const limit = Math.min(1000, Math.max(PAGE_SIZE, this.tasks.length));
+    const query = this.query;
+    this._polling = true;
     try {
       // Projects too: new ones appear and the task counts stay right.
-      const [projects, page] = await Promise.all([listAllProjects(), listTasks(this.query, limit)]);
+      const [projects, page] = await Promise.all([
+        listAllProjects(),
+        listChangedTasks(query, updatedAfterParam(this._since), POLL_LIMIT)
+      ]);
       this.projects = projects;
       if (generation !== this._generation) {
         return;
       }
-      const fresh = new Map(page.items.map(t => [t.id, t]));
-      const head = page.items;
-      // Rows beyond the refreshed span stay as they were (they are far off screen).
-      const tail = this.tasks.slice(limit).filter(t => !fresh.has(t.id));
-      this.tasks = head.concat(tail);
-      if (this.tasks.length <= limit) {
-        this.nextCursor = page.next_cursor;
-      }
+      const wasError = this.error !== null;
       this.error = null;
-      this._changed.emit();
+      const count = this.currentProjectCount();
+      // A deleted task never shows up as changed; the project's count going down gives it away.
+      const deleted = count !== null && this._projectCount !== null && count < this._projectCount;
+      this._projectCount = count;
+      if (page.next_cursor || deleted) {
+        // Too many changes (or a deletion) to merge: re-read the loaded span.
+        await this.reloadSpan(generation, page.items[0]?.last_update ?? null);
+        return;
+      }
+      const merged = mergeChanges(this.tasks, page.items, query, this.nextCursor !== null);
+      if (merged.needsReload) {
+        await this.reloadSpan(generation, newestOf(page.items));
+        return;
+      }
+      this._since = newestStamp(this._since, newestOf(page.items));
+      this.tasks = merged.tasks;
+      // Redraw only when a row changed (the poll repeats the newest rows by design).
+      if (merged.changed || wasError || this._projectsSignature !== this.projectsSignature()) {
+        this._projectsSignature = this.projectsSignature();
+        this._changed.emit();
+      }
     } catch (error) {
       this.setError(error);
       this._changed.emit();
+    } finally {
+      this._polling = false;
     }
+  }
+
+  /**
+   * Re-read the loaded span of the list (capped at the server's page limit) and swap it in,
+   * keeping the scroll position; used when merging changes cannot be exact.
+   */
+  private async reloadSpan(generation: number, newestChange: string | null): Promise<void> {
+    const limit = Math.min(1000, Math.max(PAGE_SIZE, this.tasks.length));
+    const page = await listTasks(this.query, limit);
+    if (generation !== this._generation) {
+      return;
+    }
+    const fresh = new Map(page.items.map(t => [t.id, t]));
+    // Rows beyond the refreshed span stay as they were (they are far off screen).
+    const tail = this.tasks.slice(limit).filter(t => !fresh.has(t.id));
+    this.tasks = page.items.concat(tail);
+    if (this.tasks.length <= limit) {
+      this.nextCursor = page.next_cursor;
+    }
+    this._since = newestStamp(newestStamp(this._since, newestChange), newestOf(page.items));
+    this._projectsSignature = this.projectsSignature();
+    this._changed.emit();
+  }
+
+  /** The chosen project's task count as last listed (null when unknown). */
+  private currentProjectCount(): number | null {
+    const project = this.projects.find(p => p.id === this.query.projectId);
+    return project ? project.task_count : null;
+  }
+
+  private projectsSignature(): string {
+    return this.projects.map(p => `${p.id}:${p.name}:${p.task_count}`).join('|');
   }
 
   /** Names of every `metric/variant` seen in the loaded tasks (for "sort by metric"). */
@@ -209,4 +270,9 @@ export class ExperimentsModel {
   private _selectionChanged = new Signal<this, void>(this);
   private _generation = 0;
   private _timer: number | null = null;
+  private _polling = false;
+  /** The newest `last_update` (server time) up to which the loaded rows are known current. */
+  private _since: string | null = null;
+  private _projectCount: number | null = null;
+  private _projectsSignature = '';
 }

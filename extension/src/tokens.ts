@@ -98,6 +98,7 @@ export interface ITask {
   status: TaskStatus;
   status_reason: string;
   status_message: string;
+  archived?: boolean;
   tags: string[];
   comment: string;
   user: string;

@@ -75,6 +75,10 @@ def test_sidebar_lists_filters_sorts_and_shows_errors(lab_page, seeder, tracking
     message = page.page.inner_text(".lt-error")
     assert "did not answer" in message, message
     page.shot("04-error", ".lt-sidebar-widget")
-    tracking_server.start()
+    # Retry while the server is still down keeps the error; once it is back, the next live poll
+    # recovers without a click (so clicking Retry after the restart would race with it).
     page.page.click(".lt-error .lt-button")
+    page.page.wait_for_selector(".lt-error:has-text('did not answer')")
+    tracking_server.start()
     page.page.wait_for_selector(".lt-task-row")
+    assert page.page.locator(".lt-error").count() == 0

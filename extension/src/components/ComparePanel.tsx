@@ -16,6 +16,9 @@ import { PlotlyDiv } from './PlotlyDiv';
 import { StatusIcon } from './StatusIcon';
 import { WhenVisible } from './Lazy';
 
+/** Statuses whose runs still change: the panel polls while one of them is compared. */
+const LIVE = new Set(['queued', 'in_progress']);
+
 /** Every hyperparameter as `Section/name` → value string (missing → undefined). */
 export function flatParams(task: ITask): Record<string, string> {
   const out: Record<string, string> = {};
@@ -52,6 +55,15 @@ function metricKeys(tasks: ITask[]): string[] {
   return [...keys].sort();
 }
 
+/** What a task has logged of `metric` (it changes whenever the series gains points). */
+function metricStamp(task: ITask, metric: string): string {
+  const variants = task.last_metrics?.[metric] ?? {};
+  return Object.keys(variants)
+    .sort()
+    .map(v => `${v}:${variants[v].count}:${variants[v].last_iteration}`)
+    .join('|');
+}
+
 function OverlayChart(props: {
   metric: string;
   tasks: ITask[];
@@ -61,26 +73,75 @@ function OverlayChart(props: {
   const { metric, tasks, buckets, onDrawn } = props;
   const [series, setSeries] = React.useState<IScalarSeries[] | null>(null);
   const [error, setError] = React.useState<string | null>(null);
+  const tasksRef = React.useRef(tasks);
+  tasksRef.current = tasks;
+  // Per run: the stamp its drawn series was read at, and the newest request applied for it
+  // (a slow response never overwrites a newer one).
+  const readAt = React.useRef(new Map<string, string>());
+  const applied = React.useRef(new Map<string, number>());
+  const requests = React.useRef(0);
+  const idsKey = tasks.map(t => t.id).join(',');
+  const stampKey = tasks.map(t => metricStamp(t, metric)).join(',');
+
+  const read = React.useCallback(
+    (runs: ITask[]) => {
+      const seq = ++requests.current;
+      for (const t of runs) {
+        readAt.current.set(t.id, metricStamp(t, metric));
+      }
+      const ids = runs.map(t => t.id);
+      getScalarsForTasks(ids, metric, buckets)
+        .then(fresh => {
+          const mine = ids.filter(id => (applied.current.get(id) ?? 0) < seq);
+          for (const id of mine) {
+            applied.current.set(id, seq);
+          }
+          const take = new Set(mine);
+          setSeries(prev =>
+            (prev ?? [])
+              .filter(s => !take.has(s.task_id ?? ''))
+              .concat(fresh.filter(s => take.has(s.task_id ?? '')))
+          );
+          setError(null);
+        })
+        .catch(reason => setError(String(reason.message ?? reason)));
+    },
+    [metric, buckets]
+  );
+  // Every run's series when the runs, the metric or the resolution change.
   React.useEffect(() => {
-    getScalarsForTasks(
-      tasks.map(t => t.id),
-      metric,
-      buckets
-    )
-      .then(setSeries)
-      .catch(reason => setError(String(reason.message ?? reason)));
-  }, [metric, tasks, buckets]);
+    applied.current.clear();
+    read(tasksRef.current);
+  }, [idsKey, read]);
+  // Live: re-read only the runs whose series of this metric grew since they were read.
+  React.useEffect(() => {
+    const stale = tasksRef.current.filter(
+      t => readAt.current.has(t.id) && readAt.current.get(t.id) !== metricStamp(t, metric)
+    );
+    if (stale.length) {
+      read(stale);
+    }
+  }, [stampKey, read]);
+
+  const namesKey = tasks.map(t => `${t.id}:${t.name}`).join('|');
   const data = React.useMemo(() => {
     if (!series) {
       return [];
     }
-    const index = new Map(tasks.map((t, i) => [t.id, i]));
+    const runs = tasksRef.current;
+    const index = new Map(runs.map((t, i) => [t.id, i]));
     const variants = new Set(series.map(s => s.variant));
     const dashes = ['solid', 'dot', 'dash', 'dashdot', 'longdash'];
     const variantList = [...variants].sort();
-    return series.map(s => {
+    // Run order, then variant: a re-read run keeps its place in the legend.
+    const ordered = [...series].sort(
+      (a, b) =>
+        (index.get(a.task_id ?? '') ?? 0) - (index.get(b.task_id ?? '') ?? 0) ||
+        (a.variant < b.variant ? -1 : a.variant > b.variant ? 1 : 0)
+    );
+    return ordered.map(s => {
       const i = index.get(s.task_id ?? '') ?? 0;
-      const task = tasks[i];
+      const task = runs[i];
       const name = variants.size > 1 ? `${task.name} · ${s.variant}` : task.name;
       return {
         type: traceType(s.iterations.length),
@@ -97,7 +158,7 @@ function OverlayChart(props: {
         hovertemplate: `${name}<br>iteration %{x}<br>${metric} %{y}<extra></extra>`
       };
     });
-  }, [series, tasks]);
+  }, [series, namesKey]);
   const layout = React.useMemo(
     () =>
       themedLayout({
@@ -288,10 +349,12 @@ function ParallelCoordinates(props: { tasks: ITask[] }): JSX.Element {
 export function CompareBody(props: {
   ids: string[];
   settings: () => ILabtrackSettings;
+  isVisible: () => boolean;
 }): JSX.Element {
-  const { ids, settings } = props;
+  const { ids, settings, isVisible } = props;
   const [tasks, setTasks] = React.useState<ITask[] | null>(null);
   const [error, setError] = React.useState<string | null>(null);
+  const [pollError, setPollError] = React.useState<string | null>(null);
   const drawn = React.useRef(0);
   const rootRef = React.useRef<HTMLDivElement>(null);
   React.useEffect(() => {
@@ -303,6 +366,56 @@ export function CompareBody(props: {
       })
       .catch(reason => setError(reason instanceof LabtrackError ? reason.message : String(reason)));
   }, [ids.join(',')]);
+
+  // Live: while a compared run is queued or running and the panel is shown, re-read those
+  // runs at the settings interval; only runs whose `last_update` moved are replaced, so the
+  // charts re-read just their series. The timer ends with the last live run or the panel.
+  const liveIds = (tasks ?? []).filter(t => LIVE.has(t.status)).map(t => t.id);
+  const liveKey = liveIds.join(',');
+  React.useEffect(() => {
+    if (!liveKey) {
+      return;
+    }
+    const wanted = liveKey.split(',');
+    let busy = false;
+    const timer = window.setInterval(
+      () => {
+        if (busy || !isVisible() || document.hidden) {
+          return;
+        }
+        busy = true;
+        getTasksByIds(wanted)
+          .then(page => {
+            const fresh = new Map(page.items.map(t => [t.id, t]));
+            setTasks(prev => {
+              if (!prev) {
+                return prev;
+              }
+              let changed = false;
+              const next = prev.map(t => {
+                const f = fresh.get(t.id);
+                if (f && (f.last_update !== t.last_update || f.status !== t.status)) {
+                  changed = true;
+                  return f;
+                }
+                return t;
+              });
+              return changed ? next : prev;
+            });
+            setPollError(null);
+          })
+          .catch(reason =>
+            setPollError(reason instanceof LabtrackError ? reason.message : String(reason))
+          )
+          .finally(() => {
+            busy = false;
+          });
+      },
+      Math.max(1, settings().refreshInterval) * 1000
+    );
+    return () => window.clearInterval(timer);
+  }, [liveKey]);
+
   const metrics = React.useMemo(
     () => [...new Set(metricKeys(tasks ?? []).map(k => k.slice(0, k.lastIndexOf('/'))))],
     [tasks]
@@ -330,10 +443,23 @@ export function CompareBody(props: {
     return <div className="lt-empty">Loading {ids.length} experiments…</div>;
   }
   return (
-    <div className="lt-compare" ref={rootRef} data-metric-count={metrics.length}>
+    <div
+      className="lt-compare"
+      ref={rootRef}
+      data-metric-count={metrics.length}
+      data-live-runs={liveIds.length}
+    >
+      {pollError && <div className="lt-error-message">{pollError}</div>}
       <div className="lt-compare-runs">
+        {liveIds.length > 0 && <span className="lt-live">live</span>}
         {tasks.map((t, i) => (
-          <span key={t.id} className="lt-run-chip" style={{ borderColor: runColor(i) }}>
+          <span
+            key={t.id}
+            className="lt-run-chip"
+            data-task-id={t.id}
+            data-status={t.status}
+            style={{ borderColor: runColor(i) }}
+          >
             <span className="lt-swatch" style={{ background: runColor(i) }} />
             <StatusIcon status={t.status} /> {t.name}
           </span>
@@ -375,9 +501,16 @@ export function createComparePanel(
   ids: string[],
   settings: () => ILabtrackSettings
 ): MainAreaWidget {
-  const content = ReactWidget.create(<CompareBody ids={ids} settings={settings} />);
+  let widget: MainAreaWidget | null = null;
+  const content = ReactWidget.create(
+    <CompareBody
+      ids={ids}
+      settings={settings}
+      isVisible={() => widget !== null && !widget.isDisposed && widget.isVisible}
+    />
+  );
   content.addClass('lt-compare-content');
-  const widget = new MainAreaWidget({ content });
+  widget = new MainAreaWidget({ content });
   widget.id = `labtrack-compare-${++compareCount}`;
   widget.title.label = `Compare (${ids.length})`;
   widget.title.closable = true;
