@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -71,21 +72,29 @@ def _safe_url(url: str) -> str:
         return "<unparsable url>"
 
 
-def db_upgrade(args: argparse.Namespace) -> int:
-    """Apply pending migrations to the database and exit."""
+def _with_database(command: str, url: str, work: Callable[[Any], None]) -> int:
+    """Open and migrate the database at `url`, run `work(db)`, and turn failures into one-line messages."""
     from labtrack.server.store.db import Database, upgrade
 
-    url = getattr(args, "db", None) or default_db_url()
     try:
         db = Database(url, pool=False)
         upgrade(db)
+        work(db)
         db.dispose()
     except LabtrackError as exc:
-        print(f"labtrack db upgrade: {exc.message}", file=sys.stderr)
+        print(f"labtrack {command}: {exc.message}", file=sys.stderr)
         return 2
     except (SQLAlchemyError, OSError) as exc:
-        print(f"labtrack db upgrade: cannot open {_safe_url(url)}: {_first_line(exc)}", file=sys.stderr)
+        print(f"labtrack {command}: cannot open {_safe_url(url)}: {_first_line(exc)}", file=sys.stderr)
         return 2
+    return 0
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    """Apply pending migrations to the database and exit."""
+    url = getattr(args, "db", None) or default_db_url()
+    if code := _with_database("db upgrade", url, lambda db: None):
+        return code
     print(f"database {_safe_url(url)} is up to date")
     return 0
 
@@ -93,21 +102,13 @@ def db_upgrade(args: argparse.Namespace) -> int:
 def create_key(args: argparse.Namespace) -> int:
     """Create an API key in the database and print it once."""
     from labtrack.server.auth import KeyService
-    from labtrack.server.store.db import Database, upgrade
 
     url = getattr(args, "db", None) or default_db_url()
     user = getattr(args, "user", None) or Settings.from_env().bootstrap_user
-    try:
-        db = Database(url, pool=False)
-        upgrade(db)
-        created = KeyService(db).create(user, getattr(args, "description", "") or "")
-        db.dispose()
-    except LabtrackError as exc:
-        print(f"labtrack keys create: {exc.message}", file=sys.stderr)
-        return 2
-    except (SQLAlchemyError, OSError) as exc:
-        print(f"labtrack keys create: cannot open {_safe_url(url)}: {_first_line(exc)}", file=sys.stderr)
-        return 2
+    created: dict[str, Any] = {}
+    work = lambda db: created.update(KeyService(db).create(user, getattr(args, "description", "") or ""))  # noqa: E731
+    if code := _with_database("keys create", url, work):
+        return code
     print(created["key"])
     print(f"(key id {created['id']} for user {user!r}; this is the only time the key is shown)", file=sys.stderr)
     return 0
