@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Any
 
@@ -120,10 +121,16 @@ class LabtrackApp(ExtensionApp):
             await client.aclose()
         server, self._embedded_server = self._embedded_server, None
         if server is not None:
-            try:
-                from labtrack.server.embedded import stop_embedded_server
+            # Jupyter stops extensions before it shuts its kernels down, and a kernel's tracked
+            # task flushes its last points and final status as it exits: keep the server up until
+            # this process itself exits.
+            atexit.register(self._stop_embedded_server, server)
 
-                stop_embedded_server(server)
-                self.log.info("labtrack: stopped the embedded tracking server")
-            except Exception as exc:  # noqa: BLE001 - shutdown must go on
-                self.log.warning("labtrack: stopping the embedded tracking server failed: %s", exc)
+    def _stop_embedded_server(self, server: Any) -> None:
+        try:
+            from labtrack.server.embedded import stop_embedded_server
+
+            stop_embedded_server(server)
+            self.log.info("labtrack: stopped the embedded tracking server")
+        except Exception as exc:  # noqa: BLE001 - shutdown must go on
+            self.log.warning("labtrack: stopping the embedded tracking server failed: %s", exc)

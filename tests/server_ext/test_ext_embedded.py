@@ -71,3 +71,50 @@ def test_a_running_embedded_server_is_reused_and_left_running(jupyter_factory, t
         assert answers_health(mine.url)  # not Jupyter's to stop
     finally:
         stop_embedded_server(mine)
+
+
+def test_a_kernels_open_task_is_completed_when_jupyter_stops(jupyter_factory, tmp_path: Path, monkeypatch) -> None:
+    """Jupyter stops extensions before kernels: the embedded server must outlive the kernels' last flush."""
+    from jupyter_client import BlockingKernelClient
+
+    from labtrack.server.embedded import ensure_embedded_server, stop_embedded_server
+
+    home = tmp_path / "labtrack-home"
+    jupyter = jupyter_factory(env={"LABTRACK_HOME": str(home)})
+    kernel = requests.post(jupyter.url("api/kernels"), json={"name": "python3"}, headers=jupyter.headers, timeout=30)
+    assert kernel.status_code == 201, kernel.text
+    client = BlockingKernelClient()
+    client.load_connection_file(str(jupyter.state_dir / "runtime" / f"kernel-{kernel.json()['id']}.json"))
+    client.start_channels()
+    printed: list[str] = []
+    try:
+        client.wait_for_ready(timeout=60)
+        code = (
+            "import labtrack\n"
+            "task = labtrack.Task.init('ext/shutdown', 'open at shutdown')\n"
+            "log = task.get_logger()\n"
+            "for i in range(5000):\n"
+            "    log.report_scalar('loss', 'train', 1.0 / (i + 1), i)\n"
+            "print('TASK', task.id)\n"
+        )
+        keep_stream = lambda msg: printed.append(msg["content"].get("text", "")) if msg["msg_type"] == "stream" else None  # noqa: E731
+        reply = client.execute_interactive(code, timeout=60, output_hook=keep_stream)
+        assert reply["content"]["status"] == "ok", reply["content"]
+    finally:
+        client.stop_channels()
+    task_id = "".join(printed).split("TASK", 1)[1].split()[0]
+    url = json.loads((home / "config" / "config.json").read_text())["api_url"]
+
+    assert jupyter.stop() == 0  # the task is still open in the kernel at this point
+    assert not answers_health(url, timeout=1.0)
+
+    # Read it back from a fresh embedded server on the same data.
+    monkeypatch.setenv("LABTRACK_HOME", str(home))
+    server = ensure_embedded_server()
+    try:
+        headers = {"Authorization": f"Bearer {server.api_key}"}
+        task = requests.get(f"{server.url}/api/v1/tasks/{task_id}", headers=headers, timeout=10).json()
+        assert task["status"] == "completed", task["status"]
+        assert task["last_metrics"]["loss"]["train"]["count"] == 5000
+    finally:
+        stop_embedded_server(server)
