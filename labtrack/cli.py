@@ -32,7 +32,8 @@ def _build_parser() -> argparse.ArgumentParser:
     create.add_argument("--db", default=None)
 
     sync = sub.add_parser("sync", help="upload an offline session folder")
-    sync.add_argument("folder")
+    sync.add_argument("folder", nargs="?")
+    sync.add_argument("--all", action="store_true", help="replay every spool folder whose process has ended")
 
     lab = sub.add_parser("lab", help="start JupyterLab with the embedded tracking server")
     lab.add_argument("--port", type=int, default=8888)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,10 @@ def _client_for(session: SessionFolder) -> ApiClient:
     return ApiClient.from_environment()
 
 
-def sync_session(session: SessionFolder, client: ApiClient) -> dict[str, Any]:
+def sync_session(session: SessionFolder, client: ApiClient, deadline: float | None = None) -> dict[str, Any]:
     """Replay one session folder's operations in order; return a summary.
+
+    With a `deadline` (time.monotonic()), stop there and mark the summary `"incomplete"`.
 
     Raises:
         ServerUnreachable: the server went away; progress so far is kept, run sync again.
@@ -54,7 +57,11 @@ def sync_session(session: SessionFolder, client: ApiClient) -> dict[str, Any]:
         session.save_sync_state(state)
     done = int(state.get("done", 0))
     sent = skipped = rejected = 0
+    incomplete = False
     for seq, path in session.iter_ops():
+        if deadline is not None and time.monotonic() > deadline:
+            incomplete = True
+            break
         if seq <= done:
             skipped += 1
             continue
@@ -72,11 +79,48 @@ def sync_session(session: SessionFolder, client: ApiClient) -> dict[str, Any]:
         if not meta.get("offline"):
             # A spool of an online task: what is on the server needs no second copy here.
             path.unlink(missing_ok=True)
-    return {"task_id": task_id, "sent": sent, "skipped": skipped, "rejected": rejected}
+    return {"task_id": task_id, "sent": sent, "skipped": skipped, "rejected": rejected, "incomplete": incomplete}
+
+
+def sync_all(root: Path) -> int:
+    """`labtrack sync --all`: replay every spool folder under `root` whose owning process is gone."""
+    from labtrack.sdk.orphans import find_orphans, replay_folder
+
+    orphans = find_orphans(root, require_owner=False)
+    if not orphans:
+        print(f"labtrack sync: nothing to replay in {root} (no folders left by processes that ended)")
+        return 0
+    status = 0
+    for session in orphans:
+        try:
+            summary = replay_folder(session, _client_for(session))
+        except ServerUnreachable as exc:
+            print(f"labtrack sync: {exc}. Nothing is lost; run the same command again later.", file=sys.stderr)
+            return 1
+        except (LabtrackError, OSError, ValueError) as exc:
+            print(f"labtrack sync: {session.root}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        if summary is None:
+            print(f"{session.root}: another process is replaying it; skipped")
+            continue
+        where = "folder removed" if summary["removed"] else f"refused operations kept in {session.rejected_dir}"
+        print(f"{session.root}: task {summary['task_id']}: {summary['sent']} operation(s) sent, "
+              f"{summary['skipped']} already synced, {summary['rejected']} refused; {where}")
+        status = status or (1 if summary["rejected"] else 0)
+    return status
 
 
 def sync_command(args: argparse.Namespace) -> int:
-    """Entry point of `labtrack sync FOLDER` (exit code 0 on success)."""
+    """Entry point of `labtrack sync FOLDER` and `labtrack sync --all [ROOT]` (exit code 0 on success)."""
+    if getattr(args, "all", False):
+        from labtrack.sdk.transport import spool_root
+
+        return sync_all(Path(args.folder).expanduser() if args.folder else spool_root())
+    if not args.folder:
+        print("labtrack sync: pass a session folder, or --all to replay what ended processes left "
+              "unsent", file=sys.stderr)
+        return 2
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
         print(f"labtrack sync: {folder} is not a folder; pass an offline session folder "

@@ -160,6 +160,7 @@ class Task:
         task = cls(client, record)
         task._owned = True
         task._start_sender()
+        _replay_orphans(client)
         return task
 
     @classmethod
@@ -175,6 +176,7 @@ class Task:
         elif record["status"] == "in_progress":
             task._owned = True  # e.g. an agent started it for us; we report how it ends
         task._start_sender()
+        _replay_orphans(client)
         return task
 
     @staticmethod
@@ -691,3 +693,13 @@ class Task:
 
 
 __all__ = ["TASK_TYPES", "Task"]
+
+
+def _replay_orphans(client: ApiClient) -> None:
+    """Replay, in the background, what processes killed while the server was down left in the spool."""
+    try:
+        from labtrack.sdk.orphans import start_background_sweep
+
+        start_background_sweep(client)
+    except Exception as exc:  # starting a thread must never break Task.init
+        _warn(f"labtrack: could not start replaying earlier runs' unsent data ({exc}); run `labtrack sync --all`")

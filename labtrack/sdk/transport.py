@@ -166,6 +166,7 @@ class Sender:
         self._queue: collections.deque[dict | _Spooled] = collections.deque()
         self._queue_lock = threading.Lock()
         self._memory_points = 0
+        self._outage = False  # the last delivery attempt found no server
         self._session = uuid.uuid4().hex[:12]
         self._seq = 0
         self._wake = threading.Event()
@@ -341,12 +342,20 @@ class Sender:
         with self._queue_lock:
             for batch in split_events(events):
                 self._push({"op": "events", "batch_id": self.new_batch_id(), "events": batch})
-            if self._memory_points > self.max_memory_points:
+            if self._memory_points > self.max_memory_points or self._outage:
+                # While the server is unreachable, what is collected goes to disk each interval, so a
+                # process killed during the outage leaves it for the next run to replay (orphans.py).
                 self._spool_memory()
 
     def _ensure_folder(self) -> None:
         if not self.folder.exists():
-            self.folder.create(self._spool_meta)
+            meta = dict(self._spool_meta)
+            if self.client is not None:
+                # Who writes this spool: a later process replays it only once this one is gone.
+                from labtrack.sdk.orphans import owner_marker
+
+                meta["owner"] = owner_marker()
+            self.folder.create(meta)
 
     def _spool_memory(self) -> None:
         """Move every in-memory operation to disk, keeping queue order (caller holds the lock)."""
@@ -376,6 +385,9 @@ class Sender:
                 resp = deliver_op(self.client, self.task_id, op, self.folder.root)
             except ServerUnreachable as exc:
                 self._failed(str(exc), retry_forever=True)
+                with self._queue_lock:
+                    self._outage = True
+                    self._spool_memory()
                 return False
             except ApiError as exc:
                 if exc.status >= 500 or exc.status in (408, 429):
@@ -406,6 +418,7 @@ class Sender:
         return True
 
     def _succeeded(self, resp: dict | None) -> None:
+        self._outage = False
         self._attempts = 0
         self._backoff = 0.0
         self._next_attempt = 0.0
