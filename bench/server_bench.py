@@ -111,15 +111,21 @@ def bench_ingest(server: Server, points: int, batch: int) -> tuple[float, str]:
     return points / elapsed, tid
 
 
-def bench_raw_sqlite(root: Path, points: int, batch: int, round_no: int = 0) -> float:
-    """Points per second of plain executemany into an indexed narrow table, one commit per batch."""
-    conn = sqlite3.connect(root / f"raw-{batch}-{round_no}.db", isolation_level=None)
+def _raw_scalars_table(path: Path, points: int) -> tuple[sqlite3.Connection, list[float]]:
+    """A fresh WAL database with the narrow indexed scalars table, plus `points` random values."""
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("CREATE TABLE scalars (id INTEGER PRIMARY KEY, series_id INTEGER NOT NULL, "
                  "iteration INTEGER NOT NULL, value REAL, time REAL NOT NULL)")
     conn.execute("CREATE INDEX ix_scalars ON scalars (series_id, iteration)")
     values = [random.random() for _ in range(points)]
+    return conn, values
+
+
+def bench_raw_sqlite(root: Path, points: int, batch: int, round_no: int = 0) -> float:
+    """Points per second of plain executemany into an indexed narrow table, one commit per batch."""
+    conn, values = _raw_scalars_table(root / f"raw-{batch}-{round_no}.db", points)
     rows = [(1, i, values[i], 1.7e9 + i) for i in range(points)]
     start = time.perf_counter()
     for lo in range(0, points, batch):
@@ -135,13 +141,7 @@ def bench_raw_sqlite_multirow(root: Path, points: int, batch: int, round_no: int
     """Points per second of the same rows and table as `bench_raw_sqlite`, inserted the way the
     server does on SQLite: multi-row INSERTs of 128, 64, 32 ... rows. A reference only (no target):
     it shows how much of the HTTP-vs-executemany ratio is the statement form, not the HTTP path."""
-    conn = sqlite3.connect(root / f"rawm-{batch}-{round_no}.db", isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("CREATE TABLE scalars (id INTEGER PRIMARY KEY, series_id INTEGER NOT NULL, "
-                 "iteration INTEGER NOT NULL, value REAL, time REAL NOT NULL)")
-    conn.execute("CREATE INDEX ix_scalars ON scalars (series_id, iteration)")
-    values = [random.random() for _ in range(points)]
+    conn, values = _raw_scalars_table(root / f"rawm-{batch}-{round_no}.db", points)
     flat = [x for i in range(points) for x in (1, i, values[i], 1.7e9 + i)]
     sql = {n: "INSERT INTO scalars (series_id, iteration, value, time) VALUES " + ", ".join(["(?, ?, ?, ?)"] * n)
            for n in (1, 2, 4, 8, 16, 32, 64, 128)}

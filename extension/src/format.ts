@@ -1,5 +1,23 @@
 /** Small display helpers shared by the views. */
 
+import { ITask } from './tokens';
+
+/** `metric/variant` → [metric, variant]; the variant is after the last slash (metrics may hold slashes). */
+export function splitMetricKey(key: string): [string, string] {
+  const slash = key.lastIndexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}
+
+/** A task's last/min/max of the series `metric/variant`, or null when it has none. */
+export function metricStat(
+  task: ITask,
+  key: string,
+  stat: 'last' | 'min' | 'max' = 'last'
+): number | null {
+  const [metric, variant] = splitMetricKey(key);
+  return task.last_metrics?.[metric]?.[variant]?.[stat] ?? null;
+}
+
 /** "3 min ago" style relative time for an ISO timestamp. */
 export function relativeTime(iso: string | null | undefined): string {
   if (!iso) {

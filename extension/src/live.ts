@@ -3,6 +3,7 @@
  * since a cursor into the loaded rows, without re-reading the rows that did not change.
  */
 import { ITaskQuery } from './api';
+import { metricStat } from './format';
 import { ITask } from './tokens';
 
 /**
@@ -70,9 +71,7 @@ function splitSort(sort: string): { key: string; descending: boolean } {
 export function sortValue(task: ITask, sort: string): unknown {
   const { key } = splitSort(sort);
   if (key.startsWith('metric:')) {
-    const name = key.slice('metric:'.length);
-    const slash = name.lastIndexOf('/');
-    return task.last_metrics?.[name.slice(0, slash)]?.[name.slice(slash + 1)]?.last ?? null;
+    return metricStat(task, key.slice('metric:'.length));
   }
   return (task as unknown as Record<string, unknown>)[key] ?? null;
 }

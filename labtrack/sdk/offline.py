@@ -82,6 +82,11 @@ def sync_session(session: SessionFolder, client: ApiClient, deadline: float | No
     return {"task_id": task_id, "sent": sent, "skipped": skipped, "rejected": rejected, "incomplete": incomplete}
 
 
+def _summary_line(session: SessionFolder, summary: dict[str, Any]) -> str:
+    return (f"{session.root}: task {summary['task_id']}: {summary['sent']} operation(s) sent, "
+            f"{summary['skipped']} already synced, {summary['rejected']} refused")
+
+
 def sync_all(root: Path) -> int:
     """`labtrack sync --all`: replay every spool folder under `root` whose owning process is gone."""
     from labtrack.sdk.orphans import find_orphans, replay_folder
@@ -105,8 +110,7 @@ def sync_all(root: Path) -> int:
             print(f"{session.root}: another process is replaying it; skipped")
             continue
         where = "folder removed" if summary["removed"] else f"refused operations kept in {session.rejected_dir}"
-        print(f"{session.root}: task {summary['task_id']}: {summary['sent']} operation(s) sent, "
-              f"{summary['skipped']} already synced, {summary['rejected']} refused; {where}")
+        print(f"{_summary_line(session, summary)}; {where}")
         status = status or (1 if summary["rejected"] else 0)
     return status
 
@@ -142,6 +146,5 @@ def sync_command(args: argparse.Namespace) -> int:
             print(f"labtrack sync: {session.root}: {exc}", file=sys.stderr)
             status = 1
             continue
-        print(f"{session.root}: task {summary['task_id']}: {summary['sent']} operation(s) sent, "
-              f"{summary['skipped']} already synced, {summary['rejected']} refused")
+        print(_summary_line(session, summary))
     return status

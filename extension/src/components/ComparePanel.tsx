@@ -9,7 +9,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 
 import { getScalarsForTasks, getTasksByIds } from '../api';
 import { LabtrackError } from '../request';
-import { num, runColor } from '../format';
+import { metricStat, num, runColor, splitMetricKey } from '../format';
 import { themedLayout, traceType } from '../plotting';
 import { ILabtrackSettings, IScalarSeries, ITask } from '../tokens';
 import { PlotlyDiv } from './PlotlyDiv';
@@ -211,11 +211,7 @@ function ParamTable(props: { tasks: ITask[] }): JSX.Element {
             <thead>
               <tr>
                 <th>parameter</th>
-                {tasks.map((t, i) => (
-                  <th key={t.id} style={{ borderBottom: `3px solid ${runColor(i)}` }}>
-                    {t.name}
-                  </th>
-                ))}
+                {runHeaderCells(tasks)}
               </tr>
             </thead>
             <tbody>
@@ -235,6 +231,15 @@ function ParamTable(props: { tasks: ITask[] }): JSX.Element {
   );
 }
 
+/** One column header per run, underlined in the run's chart color. */
+function runHeaderCells(tasks: ITask[]): JSX.Element[] {
+  return tasks.map((t, i) => (
+    <th key={t.id} style={{ borderBottom: `3px solid ${runColor(i)}` }}>
+      {t.name}
+    </th>
+  ));
+}
+
 function MetricsTable(props: { tasks: ITask[] }): JSX.Element {
   const { tasks } = props;
   const keys = metricKeys(tasks);
@@ -247,29 +252,21 @@ function MetricsTable(props: { tasks: ITask[] }): JSX.Element {
             <tr>
               <th>metric</th>
               <th />
-              {tasks.map((t, i) => (
-                <th key={t.id} style={{ borderBottom: `3px solid ${runColor(i)}` }}>
-                  {t.name}
-                </th>
-              ))}
+              {runHeaderCells(tasks)}
             </tr>
           </thead>
           <tbody>
-            {keys.flatMap(key => {
-              const [metric, variant] = [
-                key.slice(0, key.lastIndexOf('/')),
-                key.slice(key.lastIndexOf('/') + 1)
-              ];
-              return (['last', 'min', 'max'] as const).map(stat => (
+            {keys.flatMap(key =>
+              (['last', 'min', 'max'] as const).map(stat => (
                 <tr key={`${key}-${stat}`} className={stat === 'last' ? 'lt-first-stat' : ''}>
                   <th>{stat === 'last' ? key : ''}</th>
                   <td className="lt-dim">{stat}</td>
                   {tasks.map(t => (
-                    <td key={t.id}>{num(t.last_metrics?.[metric]?.[variant]?.[stat] ?? null)}</td>
+                    <td key={t.id}>{num(metricStat(t, key, stat))}</td>
                   ))}
                 </tr>
-              ));
-            })}
+              ))
+            )}
           </tbody>
         </table>
       </div>
@@ -299,10 +296,7 @@ function ParallelCoordinates(props: { tasks: ITask[] }): JSX.Element {
         ticktext: cats.map(c => (c.length > 12 ? c.slice(0, 11) + '…' : c))
       };
     });
-    const slash = metricKey.lastIndexOf('/');
-    const metric = metricKey.slice(0, slash);
-    const variant = metricKey.slice(slash + 1);
-    const values = tasks.map(t => t.last_metrics?.[metric]?.[variant]?.last ?? NaN);
+    const values = tasks.map(t => metricStat(t, metricKey) ?? NaN);
     dims.push({ label: metricKey, values });
     return [
       {
@@ -417,7 +411,7 @@ export function CompareBody(props: {
   }, [liveKey]);
 
   const metrics = React.useMemo(
-    () => [...new Set(metricKeys(tasks ?? []).map(k => k.slice(0, k.lastIndexOf('/'))))],
+    () => [...new Set(metricKeys(tasks ?? []).map(k => splitMetricKey(k)[0]))],
     [tasks]
   );
   const [chartsDone, setChartsDone] = React.useState(false);
