@@ -7,17 +7,24 @@ import json
 import os
 import pickle
 import shutil
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labtrack.sdk.errors import LabtrackError
+from labtrack.sdk.progress import TransferProgress
 
 if TYPE_CHECKING:
     from labtrack.sdk.client import ApiClient
 
 PREVIEW_CHARS = 1000
+
+
+def _write_stderr(line: str) -> None:
+    # The caller waits on this download, so the line goes where its own output goes (a notebook cell).
+    print(line, file=sys.stderr, flush=True)
 
 
 def _preview(text: str) -> str:
@@ -164,9 +171,12 @@ class Artifact:
             return dest
         folder.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
+        progress = TransferProgress(f"downloading artifact {self.key!r}", self.size, _write_stderr)
         with open(tmp, "wb") as fh:
             for chunk in self._client.download(f"/tasks/{self.task_id}/artifacts/{self.key}/content"):
                 fh.write(chunk)
+                progress.advance(len(chunk))
+        progress.finish()
         os.replace(tmp, dest)
         return dest
 

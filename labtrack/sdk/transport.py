@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from labtrack.sdk.client import ApiClient
 from labtrack.sdk.errors import ApiError, Conflict, ServerUnreachable
+from labtrack.sdk.progress import CountingReader, TransferProgress
 from labtrack.sdk.spool import SessionFolder
 
 MAX_POINTS_PER_BATCH = 50_000  # well under the server's 100,000-point limit per batch
@@ -94,8 +95,11 @@ def deliver_op(client: ApiClient, task_id: str, op: dict[str, Any], folder_root:
     if kind == "artifact":
         path = _resolve(folder_root, op["file"])
         params = {"type": op.get("type", "custom"), "filename": op.get("filename") or path.name}
+        size = path.stat().st_size
+        progress = TransferProgress(f"uploading artifact {op['key']!r}", size, _warn)
         with open(path, "rb") as fh:
-            client.put(f"{base}/artifacts/{op['key']}", data=fh, params=params)
+            client.put(f"{base}/artifacts/{op['key']}", data=CountingReader(fh, size, progress), params=params)
+        progress.finish()
         extra = {k: op[k] for k in ("preview", "metadata") if op.get(k) is not None}
         if extra:
             client.patch(f"{base}/artifacts/{op['key']}", json=extra)
