@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from labtrack.server.api.common import ERRORS, OrjsonResponse, Services, services
+from labtrack.server.api.ingest_route import read_body, store_event_batch
 from labtrack.server.api.schemas import ConsoleList, EventBatchResult, MediaEventList, MetricList, Series, SeriesList
-from labtrack.server.errors import Invalid, TooLarge
-from labtrack.server.services.ingest import parse_body
+from labtrack.server.errors import Invalid
 
 router = APIRouter(tags=["events"], responses=ERRORS)
 
@@ -56,32 +55,14 @@ _BATCH_BODY = {
 }
 
 
-async def read_body_limited(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) anything over `limit` bytes without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"The body is larger than {limit} bytes: split the batch.", {"max_bytes": limit})
-    parts, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"The body is larger than {limit} bytes: split the batch.", {"max_bytes": limit})
-        parts.append(chunk)
-    return b"".join(parts)
-
-
 @router.post("/tasks/{task_id}/events", response_model=EventBatchResult, openapi_extra=_BATCH_BODY)
 async def post_events(task_id: str, request: Request, svc: Services = Depends(services)) -> OrjsonResponse:
     """Store a batch of events atomically; a repeated batch id is acknowledged and not stored again."""
-    body = await read_body_limited(request, svc.settings.max_body_bytes)
-    content_type = request.headers.get("content-type", "application/json").lower()
-    idempotency_key = request.headers.get("idempotency-key")
-
-    def work() -> dict[str, Any]:
-        batch_id, raw = parse_body(body, content_type, idempotency_key)
-        return svc.events.ingest(task_id, batch_id, raw)
-
-    return OrjsonResponse(await run_in_threadpool(work))
+    headers = request.headers
+    body = await read_body(request.receive, svc.settings.max_body_bytes, headers.get("content-length"))
+    return OrjsonResponse(
+        await store_event_batch(svc, task_id, body, headers.get("content-type"), headers.get("idempotency-key"))
+    )
 
 
 @router.get("/tasks/{task_id}/metrics", response_model=MetricList)

@@ -3,8 +3,9 @@
 FastAPI's routing and dependency solving cost about as much per request as storing a batch of
 1,000 points, so this middleware answers that one method and path itself, before routing. It does
 exactly what the FastAPI route in `api/events.py` does (that route stays, and documents the
-endpoint in the OpenAPI document): the same API-key check, body limit, parsing, ingest call and
-error rendering through the app's own exception handlers. Any other request passes through.
+endpoint in the OpenAPI document): the same API-key check, then `read_body` and
+`store_event_batch`, which the route calls too, and error rendering through the app's own
+exception handlers. Any other request passes through.
 """
 
 from __future__ import annotations
@@ -63,6 +64,27 @@ async def read_body(receive: Receive, limit: int, declared: str | None) -> bytes
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+async def store_event_batch(svc: Services, task_id: str, body: bytes, content_type: str | None,
+                            idempotency_key: str | None) -> dict[str, Any]:
+    """Parse and store one batch (both the middleware and the documented route end here)."""
+    content_type = (content_type or "application/json").lower()
+
+    def work(wait: bool = True) -> dict[str, Any]:
+        batch_id, raw = parse_body(body, content_type, idempotency_key)
+        return svc.events.ingest(task_id, batch_id, raw, wait=wait)
+
+    if svc.db.dialect == "sqlite" and len(body) <= INLINE_BODY_BYTES:
+        # A small batch on SQLite takes about a millisecond, about what the hop to a worker
+        # thread and back costs: store it right here if no other writer holds the lock
+        # (SQLite writes are serialized anyway). Larger batches, a busy lock and PostgreSQL's
+        # network round trips go to a worker thread, so the event loop is never held long.
+        try:
+            return work(wait=False)
+        except WriteBusy:
+            pass
+    return await run_in_threadpool(work)
+
+
 class EventIngestMiddleware:
     """Serves `POST <api prefix>/tasks/{id}/events` directly; everything else goes to `app`."""
 
@@ -103,23 +125,9 @@ class EventIngestMiddleware:
         user = svc.keys.cached_user(authorization) or await run_in_threadpool(svc.keys.authenticate, authorization)
         scope.setdefault("state", {})["user"] = user
         body = await read_body(receive, svc.settings.max_body_bytes, _header(scope, b"content-length"))
-        content_type = (_header(scope, b"content-type") or "application/json").lower()
-        idempotency_key = _header(scope, b"idempotency-key")
-
-        def work(wait: bool = True) -> dict[str, Any]:
-            batch_id, raw = parse_body(body, content_type, idempotency_key)
-            return svc.events.ingest(task_id, batch_id, raw, wait=wait)
-
-        if svc.db.dialect == "sqlite" and len(body) <= INLINE_BODY_BYTES:
-            # A small batch on SQLite takes about a millisecond, about what the hop to a worker
-            # thread and back costs: store it right here if no other writer holds the lock
-            # (SQLite writes are serialized anyway). Larger batches, a busy lock and PostgreSQL's
-            # network round trips go to a worker thread, so the event loop is never held long.
-            try:
-                return OrjsonResponse(work(wait=False))
-            except WriteBusy:
-                pass
-        return OrjsonResponse(await run_in_threadpool(work))
+        return OrjsonResponse(await store_event_batch(
+            svc, task_id, body, _header(scope, b"content-type"), _header(scope, b"idempotency-key"),
+        ))
 
     def _handler_for(self, exc: Exception) -> Callable[..., Any] | None:
         for cls in type(exc).__mro__:
