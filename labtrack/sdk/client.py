@@ -53,14 +53,11 @@ class ApiClient:
         url = url or os.environ.get("LABTRACK_API_URL") or None
         api_key = api_key or os.environ.get("LABTRACK_API_KEY") or None
         if not url:
-            from labtrack import paths
+            from labtrack.server.embedded import configured_server
 
-            config = paths.read_config()
-            url = config.get("api_url") or None
-            api_key = api_key or config.get("api_key") or None
-            if url and (paths.data_dir() / "server.json").exists() and not _answers(url):
-                # The config points at an embedded server that has since stopped: start it again.
-                url = None
+            configured = configured_server()
+            if configured is not None:
+                url, api_key = configured[0], api_key or configured[1] or None
         if not url:
             url, api_key = _embedded_server(api_key)
         return cls(url, api_key)
@@ -189,11 +186,3 @@ def _embedded_server(api_key: str | None) -> tuple[str, str | None]:
     else:
         url, key = found.url, getattr(found, "api_key", None)
     return url, key or api_key
-
-
-def _answers(url: str) -> bool:
-    """Whether a labtrack server answers its health check at `url` (1 s timeout)."""
-    try:
-        return requests.get(f"{url.rstrip('/')}/api/v1/health", timeout=1.0).status_code == 200
-    except requests.RequestException:
-        return False

@@ -142,6 +142,22 @@ def _start(api_key: str, timeout: float) -> EmbeddedServer:
     raise RuntimeError(f"the embedded labtrack server did not answer within {timeout:.0f}s; see {data / LOG_FILE}")
 
 
+def configured_server() -> tuple[str, str] | None:
+    """The `(api_url, api_key)` of the user's config file, or None when there is none to use.
+
+    The embedded server records its address in the config file too (so other tools find it);
+    once it has stopped, that address is stale and None tells the caller to start it again
+    with `ensure_embedded_server()`. Any other configured address is returned as it is.
+    """
+    config = paths.read_config()
+    url, key = str(config.get("api_url") or ""), str(config.get("api_key") or "")
+    if not url:
+        return None
+    if url == _read_state().get("url") and not _healthy(url, key):
+        return None
+    return url, key
+
+
 def ensure_embedded_server(timeout: float = 60.0) -> EmbeddedServer:
     """Find the user's healthy embedded server or start one (detached); returns where it is and its key.
 
@@ -188,5 +204,6 @@ def stop_embedded_server(server: EmbeddedServer, timeout: float = 15.0) -> None:
             os.kill(server.pid, signal.SIGKILL)
     state = _read_state()
     if state.get("pid") == server.pid:
-        # Keep the key: the database accepts it, and clients configured with it keep working.
-        _write_state({"api_key": state.get("api_key", server.api_key)})
+        # Keep the key (the database accepts it) and the last address, by which `configured_server`
+        # knows the config file's copy of it as stale; without a pid nobody takes it as running.
+        _write_state({"api_key": state.get("api_key", server.api_key), "url": server.url})

@@ -11,9 +11,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Unicode, default
 
 from labtrack import paths
-from labtrack.server_ext.connection import (
-    TrackingApi, TrackingConnection, answers_health, is_loopback, normalize_server_url, redact, url_without_credentials,
-)
+from labtrack.server_ext.connection import TrackingApi, TrackingConnection, normalize_server_url, redact
 
 
 class LabtrackApp(ExtensionApp):
@@ -46,7 +44,7 @@ class LabtrackApp(ExtensionApp):
 
     @default("api_url")
     def _default_api_url(self) -> str:
-        # config.json's api_url is consulted in _connect: a dead loopback one is a stale embedded address.
+        # config.json's api_url is consulted in _connect, where a stopped embedded server's address is skipped.
         return os.environ.get("LABTRACK_API_URL", "")
 
     @default("api_key")
@@ -79,14 +77,11 @@ class LabtrackApp(ExtensionApp):
     def _connect(self) -> TrackingConnection:
         if self.api_url.strip():
             return TrackingConnection(url=normalize_server_url(self.api_url), api_key=self.api_key)
-        file_url = normalize_server_url(str(paths.read_config().get("api_url") or ""))
-        if file_url:
-            if not self.start_embedded or not is_loopback(file_url) or answers_health(file_url):
-                return TrackingConnection(url=file_url, api_key=self.api_key)
-            # The embedded server records its address in config.json; once it is stopped that
-            # address is stale, and starting a fresh embedded server is what the user wants.
-            self.log.info("labtrack: %s (from %s) does not answer; starting the embedded server",
-                          url_without_credentials(file_url), paths.config_file())
+        from labtrack.server.embedded import configured_server
+
+        configured = configured_server()  # None when it names a stopped embedded server
+        if configured is not None:
+            return TrackingConnection(url=normalize_server_url(configured[0]), api_key=self.api_key)
         if not self.start_embedded:
             return TrackingConnection(
                 problem="no tracking server is configured: set LABTRACK_API_URL or c.LabtrackApp.api_url"
