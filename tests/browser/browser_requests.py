@@ -29,6 +29,19 @@ class RequestLog:
         if self.fragment in request.url:
             self._requests.append(request)
 
+    def wait_for(self, path_suffix: str, timeout_ms: int = 10_000) -> None:
+        """Let the page run until a request whose path ends in `path_suffix` was recorded.
+
+        Playwright's sync API delivers request events only inside its own calls, so this waits
+        with `wait_for_timeout` rather than sleeping.
+        """
+        waited = 0
+        while not any(urlparse(r.url).path.endswith(path_suffix) for r in self._requests):
+            if waited >= timeout_ms:
+                raise AssertionError(f"no request to …{path_suffix} within {timeout_ms} ms")
+            self.page.wait_for_timeout(100)
+            waited += 100
+
     def stop(self) -> list[Seen]:
         """Stop recording; return what was asked, with the rows of each answer."""
         self.page.remove_listener("request", self._on_request)

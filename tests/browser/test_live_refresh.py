@@ -80,6 +80,9 @@ def test_compare_panel_follows_a_running_run(lab_page, seeder):
     page.page.wait_for_function(f"() => ({lengths})().running === 100", timeout=15_000)
     assert page.page.evaluate(lengths) == {"finished": 100, "running": 100}
     page.shot("01-compare-live")
+    # A poll sent just before the log started can be the one that saw the new points (its answer
+    # arrived after they were stored); the next poll, a second later, is then the one to inspect.
+    log.wait_for("/tasks")
     seen = log.stop()
     scalars = [s.query for s in seen if s.path.endswith("/scalars")]
     polls = [s.query for s in seen if s.path.endswith("/tasks")]
