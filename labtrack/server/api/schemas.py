@@ -154,6 +154,10 @@ class TaskPatch(Strict):
     archived: bool | None = None
 
 
+class TaskClone(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=1000)
+
+
 class StatusChange(Strict):
     reason: str = Field(default="", max_length=10_000)
     message: str = Field(default="", max_length=100_000)

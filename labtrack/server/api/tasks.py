@@ -7,7 +7,7 @@ from typing import Any, Callable
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from labtrack.server.api.common import ERRORS, Services, services, with_times
-from labtrack.server.api.schemas import Heartbeat, StatusChange, Task, TaskCreate, TaskList, TaskPatch
+from labtrack.server.api.schemas import Heartbeat, StatusChange, Task, TaskClone, TaskCreate, TaskList, TaskPatch
 from labtrack.server.errors import Invalid
 from labtrack.server.services.tasks import ACTIONS, STATUSES, TASK_TYPES, parse_sort
 from labtrack.server.store.tasks import TaskFilter
@@ -140,6 +140,12 @@ def delete_task(task_id: str, svc: Services = Depends(services)) -> Response:
     """Delete a task with its events and artifacts."""
     svc.tasks.delete(task_id)
     return Response(status_code=204)
+
+
+@router.post("/{task_id}/clone", response_model=Task, status_code=201)
+def clone_task(task_id: str, request: Request, body: TaskClone | None = None, svc: Services = Depends(services)) -> dict:
+    """A new `created` task with the source's code, hyperparameters and configuration (parent = source)."""
+    return task_out(svc.tasks.clone(task_id, request.state.user, (body or TaskClone()).name))
 
 
 @router.post("/{task_id}/heartbeat", response_model=Heartbeat)

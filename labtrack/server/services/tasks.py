@@ -143,6 +143,23 @@ class TaskService:
             task_store.insert_task(conn, row, tags)
         return self.get(task_id)
 
+    def clone(self, task_id: str, user: str, name: str | None = None) -> dict[str, Any]:
+        """A new `created` task in the source's project with its code, parameters and configuration.
+
+        The clone is a draft to edit and run again (ClearML's "clone"): events, artifacts,
+        metrics, times and the runtime stay with the source, whose id becomes the `parent_id`.
+        """
+        source = self.get(task_id)
+        return self.create(
+            {
+                "project_id": source["project_id"], "name": name or source["name"], "type": source["type"],
+                "tags": source["tags"], "comment": source["comment"], "parent_id": task_id,
+                "hyperparams": source["hyperparams"], "configuration": source["configuration"],
+                "script": source["script"],
+            },
+            user,
+        )
+
     def patch(self, task_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply a partial update with the documented merge rules."""
         with self.db.write() as conn:
