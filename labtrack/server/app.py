@@ -12,15 +12,18 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from labtrack import __version__
 from labtrack.server.api import artifacts as artifacts_api
+from labtrack.server.api import docs as docs_api
 from labtrack.server.api import events as events_api
 from labtrack.server.api import health as health_api
 from labtrack.server.api import keys as keys_api
 from labtrack.server.api import projects as projects_api
 from labtrack.server.api import tasks as tasks_api
 from labtrack.server.api.common import OrjsonResponse, Services, current_user
+from labtrack.server.api.headers import SecurityHeadersMiddleware
 from labtrack.server.api.ingest_route import EventIngestMiddleware
 from labtrack.server.auth import KeyService
 from labtrack.server.errors import LabtrackError
@@ -62,6 +65,14 @@ def _loc_text(loc: Any) -> str:
     return ".".join(str(part) for part in loc) if isinstance(loc, (list, tuple)) else str(loc)
 
 
+def _validation_msg(error: dict[str, Any]) -> str:
+    if error.get("type") == "string_unicode":
+        # pydantic's words for a str holding a lone UTF-16 surrogate (a JSON "\\udce9" escape).
+        return ("holds a lone UTF-16 surrogate (such as \\udce9), which is not valid Unicode text: send UTF-8 "
+                "text, replacing or dropping characters that can't be encoded")
+    return str(error.get("msg", ""))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error, whoever raises it, leaves in the one JSON shape."""
 
@@ -72,7 +83,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> OrjsonResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
+        errors = [{"loc": list(e.get("loc", ())), "msg": _validation_msg(e)} for e in exc.errors()]
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             return _error(400, "bad_request", "The body is not valid JSON.", {"errors": errors})
         first = errors[0] if errors else {"loc": [], "msg": "invalid"}
@@ -117,6 +128,14 @@ async def _watchdog(services: Services) -> None:
             log.exception("lost-contact sweep failed")
 
 
+class LabtrackApp(FastAPI):
+    """FastAPI with the security headers outside everything, even the 500 page of ServerErrorMiddleware."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # add_middleware() would place it inside ServerErrorMiddleware, whose answers would lack it.
+        return SecurityHeadersMiddleware(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the tracking server's ASGI app for the given settings."""
     settings = settings or Settings()
@@ -134,11 +153,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await watcher
             svc.db.dispose()
 
-    app = FastAPI(
+    app = LabtrackApp(
         title="labtrack tracking server",
         version=__version__,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # api/docs.py serves it, with the CSP Swagger UI needs
         redoc_url=None,
         default_response_class=OrjsonResponse,
         lifespan=lifespan,
@@ -146,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = svc
     install_error_handlers(app)
     app.include_router(health_api.router, prefix=API_PREFIX)
+    app.include_router(docs_api.router, prefix=API_PREFIX)
     secured = [Depends(current_user)]
     for module in (keys_api, projects_api, tasks_api, events_api, artifacts_api):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=secured)

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import mimetypes
 from typing import IO, Any, Iterator
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from labtrack.server.api.common import ERRORS, Services, services, with_times
+from labtrack.server.api.headers import INLINE_IMAGE_TYPES, SAFE_TYPE, download_headers
 from labtrack.server.api.schemas import Artifact, ArtifactList, ArtifactPatch, ArtifactRegister, MediaStored
 
 router = APIRouter(tags=["artifacts"], responses=ERRORS)
 _RAW_BODY = {
     "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
 }
-_BYTES: dict[int | str, dict[str, Any]] = {200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+# Stored bytes come back as one of the raster image types the UI shows, or as opaque bytes.
+_BYTES: dict[int | str, dict[str, Any]] = {200: {"content": {
+    kind: {"schema": {"type": "string", "format": "binary"}} for kind in (SAFE_TYPE, *sorted(set(INLINE_IMAGE_TYPES.values())))
+}}}
 
 
 def _declared(request: Request) -> int | None:
@@ -80,13 +82,12 @@ def patch_artifact(task_id: str, key: str, body: ArtifactPatch, svc: Services = 
 async def download_artifact(task_id: str, key: str, svc: Services = Depends(services)) -> StreamingResponse:
     """The artifact's bytes, streamed (409 for an external URI)."""
     artifact, handle = await run_in_threadpool(svc.artifacts.open_content, task_id, key)
-    filename = artifact["filename"] or key
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}"}
+    media_type, headers = download_headers(artifact["filename"] or key)
     if artifact["size"] is not None:
         headers["Content-Length"] = str(artifact["size"])
     if artifact["sha256"]:
         headers["X-Labtrack-Sha256"] = artifact["sha256"]
-    return StreamingResponse(_iter_file(handle), media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(_iter_file(handle), media_type=media_type, headers=headers)
 
 
 @router.delete("/tasks/{task_id}/artifacts/{key}", status_code=204, response_class=Response)
@@ -106,7 +107,8 @@ async def upload_media(
 
 @router.get("/tasks/{task_id}/media/{name}", responses=_BYTES, response_class=StreamingResponse)
 async def get_media(task_id: str, name: str, svc: Services = Depends(services)) -> StreamingResponse:
-    """A stored media file."""
+    """A stored media file: raster images inline, anything else as an attachment (never as a page)."""
     handle = await run_in_threadpool(svc.artifacts.open_media, task_id, name)
-    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return StreamingResponse(_iter_file(handle), media_type=media_type, headers={"Cache-Control": "private, max-age=86400"})
+    media_type, headers = download_headers(name)
+    headers["Cache-Control"] = "private, max-age=86400"
+    return StreamingResponse(_iter_file(handle), media_type=media_type, headers=headers)
