@@ -12,7 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-API_PREFIX = "/api/v1"
+from labtrack.server_ext.upstream import API_PREFIX, api_url
+
 REDACTED = "***"
 
 
@@ -58,7 +59,7 @@ def is_loopback(url: str) -> bool:
 def answers_health(url: str, timeout: float = 2.0) -> bool:
     """Whether a labtrack server answers `GET /api/v1/health` at `url` (a blocking start-up check)."""
     try:
-        response = httpx.get(url.rstrip("/") + API_PREFIX + "/health", timeout=timeout, trust_env=not is_loopback(url))
+        response = httpx.get(api_url(url, "health"), timeout=timeout, trust_env=not is_loopback(url))
     except httpx.HTTPError:
         return False
     return response.status_code == 200
@@ -78,9 +79,14 @@ class TrackingConnection:
     def public_url(self) -> str:
         return url_without_credentials(self.url)
 
-    @property
-    def api_base(self) -> str:
-        return self.url.rstrip("/") + API_PREFIX
+    def api_url(self, path: str) -> httpx.URL:
+        """The URL of `path` (relative to `/api/v1/`, may carry `?query`), built from parts.
+
+        Raises:
+            UnsafeApiPath: `path` is not a plain relative path.
+        """
+        raw_path, _, raw_query = path.partition("?")
+        return api_url(self.url, raw_path, raw_query)
 
     def redact(self, text: str) -> str:
         """`text` without the API key (nor credentials embedded in the URL)."""
@@ -89,10 +95,12 @@ class TrackingConnection:
         return redact(text, self.api_key, password or "")
 
     def make_client(self, timeout: float) -> httpx.AsyncClient:
-        """An async client with the key added to every request, for the proxy and the services."""
+        """An async client with the key added to every request, for the proxy and the services.
+
+        It has no base URL on purpose: every request names a URL from `api_url`.
+        """
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         return httpx.AsyncClient(
-            base_url=self.api_base,
             headers=headers,
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
@@ -149,7 +157,7 @@ class TrackingApi:
         if not self._connection.url:
             raise TrackingServerUnreachable("", self._connection.problem or "no server is configured")
         try:
-            response = await self._client.request(method, path.lstrip("/"), json=json_body)
+            response = await self._client.request(method, self._connection.api_url(path), json=json_body)
         except httpx.TransportError as exc:
             reason = self._connection.redact(describe_transport_error(exc))
             raise TrackingServerUnreachable(self._connection.public_url, reason) from None

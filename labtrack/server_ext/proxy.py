@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from typing import AsyncIterator, cast
-from urllib.parse import unquote
 
 import httpx
 import tornado.web
@@ -20,6 +19,7 @@ from tornado.iostream import StreamClosedError
 
 from labtrack.server_ext.connection import TrackingServerUnreachable, describe_transport_error
 from labtrack.server_ext.handlers import LabtrackHandler
+from labtrack.server_ext.upstream import UnsafeApiPath
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Only these request headers travel upstream: never the browser's cookies, Jupyter token or XSRF token.
@@ -45,7 +45,7 @@ class ProxyHandler(LabtrackHandler):
 
     _upstream: asyncio.Task[httpx.Response] | None = None
     _chunks: asyncio.Queue[bytes | None] | None = None
-    _target: str = ""
+    _target: httpx.URL | None = None
     _refusal: tornado.web.HTTPError | None = None
 
     def compute_etag(self) -> str | None:
@@ -63,20 +63,30 @@ class ProxyHandler(LabtrackHandler):
             # read (and drop) the body within its default size limit; the verb raises the refusal.
             self._refusal = refusal
             return
-        self._target = self._target_path()
-        if self.request.method in BODY_METHODS and self.labtrack.connection.url:
+        conn = self.labtrack.connection
+        if not conn.url:
+            return  # the verb answers 502 with the reason
+        try:
+            self._target = conn.api_url(self._relative_target())
+        except UnsafeApiPath as exc:
+            refusal = tornado.web.HTTPError(400, "%s", str(exc))
+            if self.request.method not in BODY_METHODS:
+                raise refusal from None
+            self._refusal = refusal  # raised by the verb, after the body is read (as above)
+            return
+        if self.request.method in BODY_METHODS:
             connection = cast(HTTP1Connection, self.request.connection)
             connection.set_max_body_size(MAX_UPLOAD_BYTES)
             self._chunks = asyncio.Queue(maxsize=UPLOAD_QUEUE_CHUNKS)
             self._upstream = asyncio.ensure_future(self._send(self._body_stream()))
 
-    def _target_path(self) -> str:
-        """The still-encoded path after `/labtrack/api/v1/`, plus the query string."""
+    def _relative_target(self) -> str:
+        """The still-encoded path after `/labtrack/api/v1/`, plus `?query`, as the browser sent them."""
         prefix = url_path_join(self.base_url, "labtrack/api/v1/")
         raw = self.request.path[len(prefix):] if self.request.path.startswith(prefix) else ""
-        if any(unquote(segment) in {".", ".."} for segment in raw.split("/")):
-            raise tornado.web.HTTPError(400, "'.' and '..' are not allowed in API paths")
-        return raw + (f"?{self.request.query}" if self.request.query else "")
+        target = raw + (f"?{self.request.query}" if self.request.query else "")
+        # Tornado decodes the request line as latin-1; get the bytes back, then read them as UTF-8.
+        return target.encode("latin-1", "replace").decode("utf-8", "replace")
 
     async def _body_stream(self) -> AsyncIterator[bytes]:
         assert self._chunks is not None
@@ -104,6 +114,7 @@ class ProxyHandler(LabtrackHandler):
             headers.pop("Content-Length", None)
         # Bytes pass through untouched (and error bodies can be searched for the key).
         headers["Accept-Encoding"] = "identity"
+        assert self._target is not None  # set in prepare whenever a server is configured
         request = app.http_client.build_request(self.request.method or "GET", self._target, headers=headers, content=content)
         return await app.http_client.send(request, stream=True)
 
@@ -130,7 +141,8 @@ class ProxyHandler(LabtrackHandler):
         except (httpx.TransportError, httpx.InvalidURL) as exc:
             reason = conn.redact(describe_transport_error(exc))
             error = TrackingServerUnreachable(conn.public_url, reason)
-            self.log.warning("labtrack proxy: %s %s failed: %s", self.request.method, self._target.split("?")[0], reason)
+            where = self._target.path if self._target is not None else ""
+            self.log.warning("labtrack proxy: %s %s failed: %s", self.request.method, where, reason)
             self.write_json(error.to_json(), error.status)
             return
         try:

@@ -60,3 +60,15 @@ def test_kernel_python_resolution() -> None:
 
     assert kernel_python(["python", "-m", "ipykernel_launcher"]) == sys.executable
     assert kernel_python(["/opt/env/bin/python", "-m", "ipykernel"]) == "/opt/env/bin/python"
+
+
+def test_api_urls_are_assembled_from_the_configured_server_only() -> None:
+    from labtrack.server_ext.upstream import UnsafeApiPath, api_url
+
+    url = api_url("https://u:pw@tracking.example:8443/team/", "tasks/a%2Fb/events", "after=1&next=http://evil")
+    assert (url.scheme, url.host, url.port, url.userinfo) == ("https", "tracking.example", 8443, b"u:pw")
+    assert url.raw_path == b"/team/api/v1/tasks/a%2Fb/events?after=1&next=http://evil"
+    assert api_url("http://h:1", "runs/50%/é").raw_path == b"/api/v1/runs/50%25/%C3%A9"
+    for path in ("http://evil/x", "evil:80/x", "%2F%2Fevil/x", "%25%32%46%25%32%46evil", "a\\b", "a/%2e%2e/b", "%2525252525"):
+        with pytest.raises(UnsafeApiPath, match="Refused API path"):
+            api_url("http://h:1", path)
