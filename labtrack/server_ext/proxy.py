@@ -69,10 +69,10 @@ class ProxyHandler(LabtrackHandler):
         try:
             self._target = conn.api_url(self._relative_target())
         except UnsafeApiPath as exc:
-            refusal = tornado.web.HTTPError(400, "%s", str(exc))
+            bad_path = tornado.web.HTTPError(400, "%s", str(exc))
             if self.request.method not in BODY_METHODS:
-                raise refusal from None
-            self._refusal = refusal  # raised by the verb, after the body is read (as above)
+                raise bad_path from None
+            self._refusal = bad_path  # raised by the verb, after the body is read (as above)
             return
         if self.request.method in BODY_METHODS:
             connection = cast(HTTP1Connection, self.request.connection)
