@@ -11,10 +11,19 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from labtrack.sdk.logger import Logger
+
+class ConsoleSink(Protocol):
+    """Where the console tee copies writes (the task's `Logger`)."""
+
+    def write_console(self, stream: str, text: str) -> None: ...
+
+
+class ScalarSink(Protocol):
+    """Where the resource monitor reports (the task's `Logger`)."""
+
+    def report_scalar(self, title: str, series: str, value: float, iteration: int) -> None: ...
 
 MAX_DIFF_BYTES = 2 * 1024 * 1024  # a bigger uncommitted diff is cut, with a note saying so
 
@@ -126,7 +135,7 @@ def capture_runtime() -> dict[str, Any]:
 class ConsoleTee:
     """A stream wrapper that writes through and copies every write to the task's console."""
 
-    def __init__(self, stream: Any, name: str, logger: "Logger"):
+    def __init__(self, stream: Any, name: str, logger: ConsoleSink):
         self._stream = stream
         self._name = name
         self._logger = logger
@@ -152,7 +161,7 @@ class ConsoleTee:
         return getattr(self._stream, name)
 
 
-def install_tee(logger: "Logger") -> tuple[ConsoleTee, ConsoleTee]:
+def install_tee(logger: ConsoleSink) -> tuple[ConsoleTee, ConsoleTee]:
     out = ConsoleTee(sys.stdout, "stdout", logger)
     err = ConsoleTee(sys.stderr, "stderr", logger)
     sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
@@ -178,7 +187,7 @@ class ResourceMonitor:
 
     TITLE = ":monitor:"
 
-    def __init__(self, logger: "Logger", interval: float = 30.0):
+    def __init__(self, logger: ScalarSink, interval: float = 30.0):
         self._logger = logger
         self.interval = interval
         self._stop = threading.Event()

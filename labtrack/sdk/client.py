@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import requests
 
-from labtrack.sdk.errors import ApiError, ConfigurationError, ServerUnreachable, api_error_for
+from labtrack.sdk.errors import ApiError, ConfigurationError, ServerUnreachable, api_error_for, parse_retry_after
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds: a dead server must not hang a caller forever
 
@@ -165,7 +165,8 @@ def _error_from(resp: requests.Response) -> ApiError:
         err = {}
     code = err.get("code") or ("server_error" if resp.status_code >= 500 else "error")
     message = err.get("message") or resp.text[:300] or resp.reason or "request failed"
-    return api_error_for(resp.status_code, code, message, err.get("details"))
+    return api_error_for(resp.status_code, code, message, err.get("details"),
+                         retry_after=parse_retry_after(resp.headers.get("Retry-After")))
 
 
 def _embedded_server(api_key: str | None) -> tuple[str, str | None]:

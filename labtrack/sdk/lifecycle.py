@@ -1,7 +1,9 @@
 """Status that tells the truth: atexit, uncaught exceptions, SIGTERM, aborts from outside, notebooks.
 
 Installed once per process by the first `Task.init`. Each hook only records what happened on the
-current task; the task decides its final status when it closes (at exit, or at `close()`).
+current task; the task decides its final status when it closes (at exit, or at `close()`). The
+hooks reach the current task through `current.py` and use only `LifecycleTask`: this module sits
+below `task.py` and never imports it.
 """
 
 from __future__ import annotations
@@ -11,19 +13,36 @@ import signal
 import sys
 import threading
 import traceback
-from typing import Any
+from typing import Any, Protocol
 
-from labtrack.sdk.capture import in_notebook_kernel
+from labtrack.sdk import current
+from labtrack.sdk.capture import ConsoleSink, in_notebook_kernel
+from labtrack.sdk.notices import warn
 
 _installed = False
 _previous_excepthook = sys.excepthook
 _cell_running = threading.Event()
 
 
-def _current() -> Any:
-    from labtrack.sdk.task import Task
+class LifecycleTask(Protocol):
+    """What the hooks need of the current task."""
 
-    return Task._current
+    _closed: bool
+    _terminated: bool
+    _abort_requested: bool
+
+    def _record_exception(self, exc_type: Any, exc: Any, tb: Any) -> None: ...
+
+    def _finish_at_exit(self) -> None: ...
+
+    def get_logger(self) -> ConsoleSink: ...
+
+    def mark_stopped(self, force: bool = True, status_message: str = "") -> None: ...
+
+
+def _current() -> LifecycleTask | None:
+    task: LifecycleTask | None = current.current_task()
+    return task
 
 
 def install() -> None:
@@ -78,9 +97,7 @@ def _at_exit() -> None:
         try:
             task._finish_at_exit()
         except Exception as exc:  # never turn a clean exit into a traceback
-            from labtrack.sdk.transport import _warn
-
-            _warn(f"labtrack: could not close task at exit: {exc}")
+            warn(f"labtrack: could not close task at exit: {exc}")
 
 
 def interrupt_main() -> None:
@@ -129,7 +146,7 @@ def _post_run_cell(result: Any) -> None:
         pass
 
 
-def notebook_abort(task: Any) -> None:
+def notebook_abort(task: LifecycleTask) -> None:
     """Abort in a kernel with no cell running: just stop the task; the kernel stays."""
     if not _cell_running.is_set():
         task.mark_stopped(status_message="aborted from outside")

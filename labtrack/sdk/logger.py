@@ -12,14 +12,32 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
-if TYPE_CHECKING:
-    from labtrack.sdk.task import Task
+from labtrack.sdk import current
+from labtrack.sdk.encoding import clean_name, clean_text
+from labtrack.sdk.errors import LabtrackError
+from labtrack.sdk.notices import warn
 
 ScalarListener = Callable[[str, str, int, float], None]
 _time = time.time
 _NONFINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+MAX_ITERATION = 2**62  # the server's bound; points outside it are dropped with a warning
+
+
+class ReportTarget(Protocol):
+    """What the logger needs of its task: where files are staged, and the ordered operation queue."""
+
+    @property
+    def offline(self) -> bool: ...
+
+    def _stage_path(self, filename: str) -> Path: ...
+
+    def _op_file_ref(self, path: Path) -> str: ...
+
+    def _enqueue(self, op: dict[str, Any]) -> None: ...
+
+    def flush(self, wait: bool = True, timeout: float = 60.0) -> bool: ...
 
 
 def _json_value(value: Any) -> Any:
@@ -38,12 +56,15 @@ class Logger:
     `report_scalar` appends a tuple to a per-series list and returns (well under 2 µs): no
     lock, no I/O, no exception for transport problems. The sender thread takes what was
     appended once per interval (`drain`), so nothing is shared beyond CPython's atomic list
-    operations.
+    operations. Names are checked once, when a series is first seen (the series dict is the
+    cache of names already checked): one that UTF-8 or the server cannot take is repaired there,
+    with one warning.
     """
 
-    def __init__(self, task: "Task"):
+    def __init__(self, task: ReportTarget):
         self._task = task
-        self._series: dict[tuple[str, str], list] = {}
+        self._series: dict[tuple[Any, Any], list] = {}  # keyed by the names as the caller passed them
+        self._names: dict[tuple[Any, Any], tuple[str, str]] = {}  # the same keys -> names as sent
         self._events: collections.deque[dict[str, Any]] = collections.deque()
         self._console: collections.deque[tuple[str, str, float]] = collections.deque()
         self._partial: dict[str, tuple[str, float]] = {}
@@ -55,14 +76,11 @@ class Logger:
     @classmethod
     def current_logger(cls) -> "Logger":
         """The logger of the current task (raises if there is none)."""
-        from labtrack.sdk.task import Task
-
-        task = Task.current_task()
+        task = current.current_task()
         if task is None:
-            from labtrack.sdk.errors import LabtrackError
-
             raise LabtrackError("No current task: call labtrack.Task.init(...) first.")
-        return task.get_logger()
+        logger: Logger = task.get_logger()
+        return logger
 
     # -- scalars -------------------------------------------------------------------------------
 
@@ -75,9 +93,13 @@ class Logger:
         if self._listeners:
             self._notify(title, series, iteration, value)
 
-    def _new_series(self, title: str, series: str) -> list:
+    def _new_series(self, title: Any, series: Any) -> list:
+        """The first point of a series: check its names once, then it takes the fast path."""
+        names = (clean_name(title, "metric name"), clean_name(series, "variant name", required=False))
+        key = (title, series)
         with self._lock:
-            return self._series.setdefault((str(title), str(series)), [])
+            self._names.setdefault(key, names)
+            return self._series.setdefault(key, [])
 
     def add_scalar_listener(self, fn: ScalarListener) -> None:
         """Call `fn(title, series, iteration, value)` on the reporting thread for every scalar."""
@@ -99,7 +121,7 @@ class Logger:
 
     def report_text(self, msg: str, print_console: bool = False) -> None:
         """Add a line of text to the task's console."""
-        text = str(msg)
+        text = clean_text(str(msg), "text")
         if print_console:
             print(text)
         self._console.append(("stdout", text if text.endswith("\n") else text + "\n", _time()))
@@ -111,7 +133,7 @@ class Logger:
     def report_plotly(self, title: str, series: str, figure: Any, iteration: int = 0) -> None:
         """Report a plotly figure (a `plotly.graph_objects.Figure` or its dict form)."""
         self._events.append({
-            "type": "plot", "metric": str(title), "variant": str(series), "iteration": int(iteration),
+            "type": "plot", **_names(title, series), "iteration": int(iteration),
             "figure": _figure_json(figure), "time": _time(),
         })
 
@@ -134,7 +156,7 @@ class Logger:
                 data = list(csvmod.reader(fh))
         cols, rows = _table_rows(data, columns)
         self._events.append({
-            "type": "table", "metric": str(title), "variant": str(series), "iteration": int(iteration),
+            "type": "table", **_names(title, series), "iteration": int(iteration),
             "columns": cols, "rows": rows, "time": _time(),
         })
 
@@ -142,7 +164,7 @@ class Logger:
                      image: Any = None, matrix: Any = None, url: str | None = None) -> None:
         """Report an image: a PIL image, a numpy array, a file path, or an external URL."""
         if url is not None:
-            self._events.append({"type": "image", "metric": str(title), "variant": str(series),
+            self._events.append({"type": "image", **_names(title, series),
                                  "iteration": int(iteration), "uri": url, "time": _time()})
             return
         source = image if image is not None else (matrix if matrix is not None else local_path)
@@ -160,16 +182,16 @@ class Logger:
         self._enqueue_image(title, series, iteration, staged, filename)
 
     def _report_image_file(self, title: str, series: str, iteration: int, path: Path) -> None:
-        staged = self._task._stage_path(path.name)
+        name = clean_text(path.name, "image file name")  # a name decoded with surrogateescape
+        staged = self._task._stage_path(name)
         shutil.copyfile(path, staged)
-        self._enqueue_image(title, series, iteration, staged, path.name)
+        self._enqueue_image(title, series, iteration, staged, name)
 
     def _enqueue_image(self, title: str, series: str, iteration: int, staged: Path, filename: str) -> None:
         self._task._enqueue({
             "op": "image", "file": self._task._op_file_ref(staged), "filename": filename,
             "batch_id": f"img-{uuid.uuid4().hex}", "delete_after": not self._task.offline,
-            "event": {"type": "image", "metric": str(title), "variant": str(series),
-                      "iteration": int(iteration), "time": _time()},
+            "event": {"type": "image", **_names(title, series), "iteration": int(iteration), "time": _time()},
         })
 
     def flush(self, wait: bool = True) -> bool:
@@ -193,7 +215,8 @@ class Logger:
             # delete them; no lock is needed on the reporting thread.
             chunk = buf[:n]
             del buf[:n]
-            event = self._scalars_event(title, series, chunk)
+            metric, variant = self._names.get((title, series), (title, series))
+            event = self._scalars_event(metric, variant, chunk)
             if event is not None:
                 events.append(event)
         while self._events:
@@ -213,6 +236,8 @@ class Logger:
             total = sum(floats)
             if total != total or total in _NONFINITE:  # a NaN/inf somewhere (or overflow): go slow
                 raise ValueError
+            if min(iterations) < 0 or max(iterations) > MAX_ITERATION:
+                raise ValueError  # the server would refuse the whole batch: drop just these points
             values: list[Any] = floats.tolist()
         except (TypeError, ValueError, OverflowError):
             iterations, values = self._convert_slowly(title, series, chunk)
@@ -230,6 +255,8 @@ class Logger:
         for idx, p in enumerate(chunk):
             try:
                 it, val = int(p[0]), _json_value(p[1])
+                if not 0 <= it <= MAX_ITERATION:
+                    raise ValueError(it)
             except (TypeError, ValueError, OverflowError):
                 self._bad_points += 1
                 chunk[idx] = None
@@ -237,10 +264,8 @@ class Logger:
             iterations.append(it)
             values.append(val)
         if self._bad_points:
-            from labtrack.sdk.transport import _warn
-
-            _warn(f"labtrack: dropped {self._bad_points} scalar point(s) of {title}/{series} whose "
-                  "value or iteration is not a number")
+            warn(f"labtrack: dropped {self._bad_points} scalar point(s) of {title}/{series} whose "
+                 f"value is not a number or whose iteration is not an integer from 0 to {MAX_ITERATION}")
             self._bad_points = 0
         return iterations, values
 
@@ -263,7 +288,7 @@ class Logger:
             pieces[stream].append(text)
         events = []
         for stream, parts in pieces.items():
-            text = "".join(parts)
+            text = clean_text("".join(parts), f"{stream} output")  # e.g. a printed surrogateescape'd name
             if not text:
                 continue
             if not final and stream not in was_held and not text.endswith("\n"):
@@ -275,6 +300,10 @@ class Logger:
                     events.append({"type": "console", "stream": stream, "text": text[start:start + 64_000],
                                    "time": first_time[stream]})
         return events
+
+
+def _names(title: Any, series: Any) -> dict[str, str]:
+    return {"metric": clean_name(title, "metric name"), "variant": clean_name(series, "variant name", required=False)}
 
 
 def _figure_json(figure: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ is not taken for the owner). A folder whose owner is gone is an *orphan*: `Task.
 orphans in a background daemon thread, and `labtrack sync --all` does so by hand. A per-folder
 `flock` keeps two processes from replaying the same folder at once (the kernel drops it when
 the holder dies), and the replay is `labtrack sync`'s own idempotent code path (batch ids), so
-a replay cut short and run again stores nothing twice.
+a replay cut short and run again stores nothing twice. A task whose owner died without ending it
+is ended by the replay (`failed`, "process died"; see `replay.py`).
 """
 
 from __future__ import annotations
@@ -17,43 +18,22 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Collection, Iterator
 
 from labtrack.sdk.client import ApiClient
 from labtrack.sdk.errors import LabtrackError, ServerUnreachable
-from labtrack.sdk.spool import SessionFolder
+from labtrack.sdk.notices import warn
+from labtrack.sdk.owners import owner_alive, owner_marker
+from labtrack.sdk.replay import sync_session
+from labtrack.sdk.spool import SessionFolder, spool_root
+
+__all__ = ["find_orphans", "folder_lock", "owner_alive", "owner_marker", "remove_folder", "replay_folder",
+           "start_background_sweep", "sweep", "wait_for_sweep"]
 
 MAX_FOLDERS = 50  # folders looked at per sweep: bounded work on a machine with a long history
 SWEEP_SECONDS = 120.0  # time budget of one automatic sweep; the rest waits for the next Task.init
 LOCK_NAME = ".replay.lock"
 _sweep_thread: threading.Thread | None = None
-
-
-def owner_marker(pid: int | None = None) -> dict[str, Any]:
-    """Identify a process: its pid and its start time (seconds since the epoch, from boot time)."""
-    import psutil
-
-    pid = os.getpid() if pid is None else pid
-    return {"pid": pid, "started": psutil.Process(pid).create_time()}
-
-
-def owner_alive(owner: Any) -> bool:
-    """Whether the process recorded in `owner` still runs (a reused pid with another start time does not)."""
-    import psutil
-
-    if not isinstance(owner, dict) or not isinstance(owner.get("pid"), int):
-        return False
-    try:
-        proc = psutil.Process(owner["pid"])
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        started = proc.create_time()
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:
-        return True  # cannot tell (e.g. access denied): never touch what may be in use
-    # create_time is derived from boot time and clock ticks: equal for the same process up to rounding.
-    return abs(started - float(owner.get("started") or 0.0)) < 1.0
 
 
 def find_orphans(root: Path, require_owner: bool = True, api_url: str | None = None) -> list[SessionFolder]:
@@ -126,18 +106,18 @@ def remove_folder(session: SessionFolder) -> None:
     shutil.rmtree(grave, ignore_errors=True)
 
 
-def replay_folder(session: SessionFolder, client: ApiClient, deadline: float | None = None) -> dict[str, Any] | None:
+def replay_folder(session: SessionFolder, client: ApiClient, deadline: float | None = None,
+                  live_task_ids: Collection[str] = ()) -> dict[str, Any] | None:
     """Replay one orphan under its lock; remove it once the server acknowledged everything.
 
     Returns the sync summary (plus `"removed"`), or `None` when another process holds the folder.
-    Raises `ServerUnreachable` when the server went away (progress so far is kept).
+    Raises `ServerUnreachable` when the server went away or cannot take data now (progress so far
+    is kept).
     """
-    from labtrack.sdk.offline import sync_session
-
     with folder_lock(session) as locked:
         if not locked:
             return None
-        summary = sync_session(session, client, deadline=deadline)
+        summary = sync_session(session, client, deadline=deadline, live_task_ids=live_task_ids)
         complete = not summary.get("incomplete") and session.pending_count() == 0
         summary["removed"] = False
         if complete and not session.rejected_dir.exists():
@@ -149,8 +129,12 @@ def replay_folder(session: SessionFolder, client: ApiClient, deadline: float | N
         return summary
 
 
-def sweep(root: Path, client: ApiClient, say: Callable[[str], None], seconds: float = SWEEP_SECONDS) -> list[dict]:
-    """Replay the orphans under `root` that were bound for `client`'s server; bounded in folders and time."""
+def sweep(root: Path, client: ApiClient, say: Callable[[str], None], seconds: float = SWEEP_SECONDS,
+          live_task_ids: Collection[str] = ()) -> list[dict]:
+    """Replay the orphans under `root` that were bound for `client`'s server; bounded in folders and time.
+
+    `live_task_ids`: tasks this process runs (e.g. the one it just attached to): replayed, never ended.
+    """
     deadline = time.monotonic() + seconds
     results = []
     for leftover in root.glob(".removed-*") if root.is_dir() else []:
@@ -159,7 +143,7 @@ def sweep(root: Path, client: ApiClient, say: Callable[[str], None], seconds: fl
         if time.monotonic() > deadline:
             break
         try:
-            summary = replay_folder(session, client, deadline)
+            summary = replay_folder(session, client, deadline, live_task_ids)
         except ServerUnreachable as exc:
             say(f"labtrack: could not replay data left by an earlier run in {session.root} ({exc}); "
                 f"it is kept there. Upload it later with: labtrack sync --all")
@@ -177,23 +161,25 @@ def sweep(root: Path, client: ApiClient, say: Callable[[str], None], seconds: fl
         elif summary["sent"] and summary["removed"]:
             say(f"labtrack: replayed {summary['sent']} operation(s) left unsent by an earlier run of task "
                 f"{summary['task_id']} (from {session.root})")
+        if summary.get("ended"):
+            say(f"labtrack: task {summary['task_id']} marked failed: its process died before ending it")
     return results
 
 
-def start_background_sweep(client: ApiClient) -> threading.Thread | None:
+def start_background_sweep(client: ApiClient, live_task_ids: Collection[str] = ()) -> threading.Thread | None:
     """Start the automatic orphan replay in a daemon thread (off with LABTRACK_REPLAY_ORPHANS=0)."""
     global _sweep_thread
     if os.environ.get("LABTRACK_REPLAY_ORPHANS", "1").strip().lower() in ("0", "false", "no", "off"):
         return None
     if _sweep_thread is not None and _sweep_thread.is_alive():
         return _sweep_thread
-    from labtrack.sdk.transport import _warn, spool_root
+    live = frozenset(live_task_ids)
 
     def run() -> None:
         try:
-            sweep(spool_root(), ApiClient(client.url, client.api_key), _warn)
+            sweep(spool_root(), ApiClient(client.url, client.api_key), warn, live_task_ids=live)
         except Exception as exc:  # never let a sweep problem reach the user's run
-            _warn(f"labtrack: replaying data left by earlier runs failed ({type(exc).__name__}: {exc}); "
+            warn(f"labtrack: replaying data left by earlier runs failed ({type(exc).__name__}: {exc}); "
                   "run `labtrack sync --all` by hand")
 
     _sweep_thread = threading.Thread(target=run, name="labtrack-orphan-replay", daemon=True)

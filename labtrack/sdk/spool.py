@@ -3,10 +3,12 @@
 Both offline sessions and the online sender's overflow/outage spool use this format, so
 `labtrack sync FOLDER` uploads either:
 
-    FOLDER/session.json      {"task_id": id | null, "create": POST /tasks body | null, "api_url", "offline"}
+    FOLDER/session.json      {"task_id": id | null, "create": POST /tasks body | null, "api_url", "offline",
+                              "owner": {"pid", "started"}}
     FOLDER/ops/<seq>.json    one operation each, replayed in sequence order
     FOLDER/files/…           bytes referenced by artifact/image operations
-    FOLDER/rejected/…        operations the server refused (kept for a person to inspect)
+    FOLDER/rejected/<seq>.json  operations the server refused with a 4xx, with its answer (for a
+                              person; never replayed)
     FOLDER/synced.json       sync progress: the server task id and the last replayed sequence
 """
 
@@ -18,21 +20,16 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-try:
-    import orjson
-except ImportError:  # pragma: no cover
-    orjson = None  # type: ignore[assignment]
+from labtrack.sdk.encoding import dumps, dumps_for_a_person, loads
+
+__all__ = ["SessionFolder", "dumps", "loads", "spool_root", "write_atomic"]
 
 
-def dumps(obj: Any) -> bytes:
-    """Serialize an operation (NaN never reaches here: the logger sends non-finite values as strings)."""
-    if orjson is not None:
-        return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
-    return json.dumps(obj).encode()
+def spool_root() -> Path:
+    """Where online tasks spool what they could not send."""
+    from labtrack import paths
 
-
-def loads(data: bytes) -> Any:
-    return orjson.loads(data) if orjson is not None else json.loads(data)
+    return Path(os.environ.get("LABTRACK_SPOOL_DIR") or paths.data_dir() / "spool")
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -91,12 +88,25 @@ class SessionFolder:
     def read_op(self, path: Path) -> dict[str, Any]:
         return loads(path.read_bytes())
 
-    def reject(self, seq: int, op: dict[str, Any], reason: str) -> Path:
-        """Keep an operation the server refused, with the reason, out of the replay order."""
+    def reject(self, seq: int, op: dict[str, Any], reason: str, answer: dict[str, Any] | None = None) -> Path:
+        """Keep an operation the server refused, with the reason and the server's answer, out of
+        the replay order. Always writes something a person can read, even for an operation JSON
+        cannot hold."""
         self.rejected_dir.mkdir(parents=True, exist_ok=True)
         path = self.rejected_dir / f"{seq:012d}.json"
-        write_atomic(path, dumps({"reason": reason, "op": op}))
+        record = {"reason": reason, "answer": answer, "op": op}
+        try:
+            data = dumps(record)
+        except (TypeError, ValueError):
+            data = dumps_for_a_person(record)
+        write_atomic(path, data)
         return path
+
+    def rejected_count(self) -> int:
+        """How many operations were set aside in `rejected/`."""
+        if not self.rejected_dir.is_dir():
+            return 0
+        return sum(1 for _ in self.rejected_dir.glob("*.json"))
 
     def sync_state(self) -> dict[str, Any]:
         try:

@@ -11,16 +11,19 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from labtrack.sdk import argv, capture, lifecycle
-from labtrack.sdk.artifacts import Artifact, serialize_artifact
+from labtrack.sdk import argv, capture, current, lifecycle
+from labtrack.sdk.artifacts import Artifact, serialize_artifact, sha256_file
 from labtrack.sdk.client import ApiClient
 from labtrack.sdk.errors import ConfigurationError, LabtrackError, NotFound, ServerUnreachable
 from labtrack.sdk.logger import Logger
+from labtrack.sdk.notices import warn
+from labtrack.sdk.orphans import start_background_sweep
+from labtrack.sdk.owners import owner_marker
 from labtrack.sdk.params import (
     apply_values, decode_section, encode_section, flatten_hyperparams, object_values,
 )
-from labtrack.sdk.spool import SessionFolder
-from labtrack.sdk.transport import Sender, _warn, deliver_op, spool_root
+from labtrack.sdk.spool import SessionFolder, spool_root
+from labtrack.sdk.transport import Sender, deliver_op
 
 TASK_TYPES = ("training", "testing", "inference", "data_processing", "application", "monitor",
               "controller", "optimizer", "service", "qc", "custom")
@@ -160,7 +163,7 @@ class Task:
         task = cls(client, record)
         task._owned = True
         task._start_sender()
-        _replay_orphans(client)
+        _replay_orphans(client, task.id)
         return task
 
     @classmethod
@@ -176,7 +179,7 @@ class Task:
         elif record["status"] == "in_progress":
             task._owned = True  # e.g. an agent started it for us; we report how it ends
         task._start_sender()
-        _replay_orphans(client)
+        _replay_orphans(client, task.id)
         return task
 
     @staticmethod
@@ -200,7 +203,8 @@ class Task:
         root = Path(os.environ.get("LABTRACK_OFFLINE_DIR") or paths.data_dir() / "offline") / local_id
         body = {"name": cls._default_name(name), "project_name": project or "default", "type": task_type,
                 "tags": list(tags or [])}
-        SessionFolder(root).create({"offline": True, "task_id": None, "local_id": local_id, "create": body})
+        SessionFolder(root).create({"offline": True, "task_id": None, "local_id": local_id, "create": body,
+                                    "owner": owner_marker()})
         record = {"id": local_id, "name": body["name"], "project_name": body["project_name"], "type": task_type,
                   "tags": body["tags"], "status": "in_progress", "comment": "", "hyperparams": {}}
         task = cls(None, record, offline_folder=root)
@@ -253,10 +257,10 @@ class Task:
                 if packages:
                     script["requirements"] = capture.frozen_requirements()
                 body["script"] = script
-            if self._sender is not None and not self._sender._stopping.is_set():
+            if self._sender is not None and not self._sender.stopping:
                 self._enqueue({"op": "patch", "body": body})
         except Exception as exc:
-            _warn(f"labtrack: environment capture failed (the run goes on): {exc}")
+            warn(f"labtrack: environment capture failed (the run goes on): {exc}")
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -375,7 +379,7 @@ class Task:
         return LiveScalars(self, **kw)
 
     def _enqueue(self, op: dict[str, Any]) -> None:
-        if self._sender is not None and not self._sender._stopping.is_set():
+        if self._sender is not None and not self._sender.stopping:
             self._sender.enqueue(op)
         elif self._client is not None:
             deliver_op(self._client, self.id, op)  # a task handle from get_task(): write through
@@ -403,7 +407,7 @@ class Task:
         if self._sender is None:
             return True
         if not wait:
-            self._sender._wake.set()
+            self._sender.wake()
             return True
         return self._sender.flush(timeout)
 
@@ -508,8 +512,6 @@ class Task:
         """Store an object as artifact `name` (dict/list, file, folder, DataFrame, ndarray, PIL
         image, or anything picklable), with a preview. Uploads in the background unless
         `wait_on_upload`."""
-        from labtrack.sdk.artifacts import sha256_file
-
         if not isinstance(name, str) or not _ARTIFACT_KEY.fullmatch(name):
             raise ConfigurationError(
                 f"artifact name {name!r} is not allowed: use 1-128 characters of letters, digits, '.', '_' "
@@ -589,7 +591,7 @@ class Task:
             body["message"] = message
         if force:
             body["force"] = True
-        if self._sender is not None and not self._sender._stopping.is_set():
+        if self._sender is not None and not self._sender.stopping:
             self._sender.collect_now(final=True)  # what was reported goes before the status change
         self._enqueue({"op": "action", "action": action, "body": body})
         self._record["status"] = {"complete": "completed", "fail": "failed", "stop": "stopped"}[action]
@@ -609,7 +611,7 @@ class Task:
     def _end(self, action: str, reason: str = "", message: str = "", force: bool = False) -> None:
         if self._closed:
             return
-        if threading.current_thread() is getattr(self._sender, "_thread", None):
+        if self._sender is not None and self._sender.is_sender_thread():
             # Never close from the sender's own thread (it would wait for itself).
             threading.Thread(target=self._end, args=(action, reason, message, force), daemon=True).start()
             return
@@ -648,9 +650,9 @@ class Task:
         if self._sender is not None:
             report = self._sender.close(timeout if timeout is not None else _env_float("LABTRACK_EXIT_TIMEOUT", 30.0))
             if report:
-                _warn(report)
+                warn(report)
             elif self._offline_folder is not None:
-                _warn(f"labtrack: offline session saved in {self._offline_folder}; upload it with: "
+                warn(f"labtrack: offline session saved in {self._offline_folder}; upload it with: "
                       f"labtrack sync {self._offline_folder}")
         if Task._current is self:
             Task._current = None
@@ -683,8 +685,10 @@ class Task:
 
     def _on_stop_requested(self) -> None:
         """Someone asked (through the server) for this task to stop: interrupt like Ctrl-C."""
+        if self._closed or not self._owned:
+            return  # its status is decided already (closing, or a task this process does not run)
         self._abort_requested = True
-        _warn(f"labtrack: task {self.id} was aborted from outside; interrupting the main thread")
+        warn(f"labtrack: task {self.id} was aborted from outside; interrupting the main thread")
         if capture.in_notebook_kernel():
             lifecycle.interrupt_main()
             lifecycle.notebook_abort(self)
@@ -694,12 +698,15 @@ class Task:
 
 __all__ = ["TASK_TYPES", "Task"]
 
+current.register(lambda: Task._current)  # the hooks and helpers below task.py find the current task there
 
-def _replay_orphans(client: ApiClient) -> None:
-    """Replay, in the background, what processes killed while the server was down left in the spool."""
+
+def _replay_orphans(client: ApiClient, task_id: str) -> None:
+    """Replay, in the background, what processes killed while the server was down left in the spool.
+
+    The task this process just started or attached to is replayed but never ended by the sweep.
+    """
     try:
-        from labtrack.sdk.orphans import start_background_sweep
-
-        start_background_sweep(client)
+        start_background_sweep(client, live_task_ids={task_id})
     except Exception as exc:  # starting a thread must never break Task.init
-        _warn(f"labtrack: could not start replaying earlier runs' unsent data ({exc}); run `labtrack sync --all`")
+        warn(f"labtrack: could not start replaying earlier runs' unsent data ({exc}); run `labtrack sync --all`")

@@ -4,17 +4,20 @@ Producers (the logger's per-series buffers, the console tee) are *pulled* by the
 once per interval, so reporting costs only a list append on the caller's thread. Collected
 events become operations (`{"op": "events", "batch_id": …}`) in one ordered queue together with
 metadata operations (patches, status actions, artifact and image uploads). An operation that
-cannot be delivered stays first in line and is retried with backoff; when the in-memory queue
-grows past a bound, or at exit with the server still down, queued operations are written to a
-session folder (see `spool.py`) that `labtrack sync` can upload later. Batch ids make every
-retry and every replay idempotent on the server.
+cannot be delivered *now* (no answer, a 5xx, 408/429, bad credentials) stays first in line and is
+retried with backoff, honouring `Retry-After`; while that lasts, and when the in-memory queue grows
+past a bound, queued operations are written to a session folder (see `spool.py`) that the next
+run or `labtrack sync` uploads. Only an operation the server refuses for what it is (another 4xx)
+is set aside, with the server's answer, in the folder's `rejected/`, and the task's final status
+message says how many were. Nothing else ever leaves the queue unsent, and nothing blocks it:
+an operation that fails for any other reason is retried a few times, then set aside too.
+Batch ids make every retry and every replay idempotent on the server.
 """
 
 from __future__ import annotations
 
 import collections
-import os
-import sys
+import shutil
 import threading
 import time
 import uuid
@@ -22,11 +25,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from labtrack.sdk.client import ApiClient
-from labtrack.sdk.errors import ApiError, Conflict, ServerUnreachable
+from labtrack.sdk.encoding import clean_text, dumps
+from labtrack.sdk.errors import ApiError, Conflict, ServerUnreachable, already_applied, retry_later
+from labtrack.sdk.notices import warn, warn_once
+from labtrack.sdk.owners import owner_marker
 from labtrack.sdk.progress import CountingReader, TransferProgress
 from labtrack.sdk.spool import SessionFolder
 
 MAX_POINTS_PER_BATCH = 50_000  # well under the server's 100,000-point limit per batch
+TERMINAL_ACTIONS = ("complete", "fail", "stop")
+MAX_RETRY_AFTER = 60.0  # longest wait a server's Retry-After may impose between two attempts
+UNEXPECTED_ATTEMPTS = 3  # tries of an operation failing for no server or network reason before it is set aside
 Source = Callable[[bool], list]  # source(final) -> list of event dicts
 
 
@@ -72,21 +81,34 @@ def _resolve(folder_root: Path | None, name: str) -> Path:
     return path
 
 
+def _send_json(client: ApiClient, method: str, path: str, body: Any) -> Any:
+    """Send a JSON body serialized by `encoding.dumps` (which repairs unencodable text); return
+    the parsed answer, or None when there is none."""
+    resp = client.request(method, path, data=dumps(body), headers={"Content-Type": "application/json"})
+    if resp.status_code == 204 or not resp.content:
+        return None
+    try:
+        return resp.json()
+    except ValueError:
+        return None  # accepted (2xx) but not JSON: nothing in it we need
+
+
 def deliver_op(client: ApiClient, task_id: str, op: dict[str, Any], folder_root: Path | None = None) -> dict | None:
     """Perform one operation against the server; return the events/heartbeat response if any.
 
-    Raises `ServerUnreachable` (retry later) or `ApiError` (the server refused it).
+    Raises `ServerUnreachable` (retry later) or `ApiError` (see `errors.retry_later` for which
+    answers mean "later" and which mean "never").
     """
     kind = op["op"]
     base = f"/tasks/{task_id}"
     if kind == "events":
-        return client.post(f"{base}/events", json={"batch_id": op["batch_id"], "events": op["events"]})
+        return _send_json(client, "POST", f"{base}/events", {"batch_id": op["batch_id"], "events": op["events"]})
     if kind == "patch":
-        client.patch(base, json=op["body"])
+        _send_json(client, "PATCH", base, op["body"])
         return None
     if kind == "action":
         try:
-            client.post(f"{base}/{op['action']}", json=op.get("body") or {})
+            _send_json(client, "POST", f"{base}/{op['action']}", op.get("body") or {})
         except Conflict:
             # Replays and races (e.g. already stopped from the UI) end in a state we cannot
             # change any more; the status the server holds wins.
@@ -94,31 +116,50 @@ def deliver_op(client: ApiClient, task_id: str, op: dict[str, Any], folder_root:
         return None
     if kind == "artifact":
         path = _resolve(folder_root, op["file"])
-        params = {"type": op.get("type", "custom"), "filename": op.get("filename") or path.name}
+        filename = clean_text(op.get("filename") or path.name, "artifact file name")
+        params = {"type": op.get("type", "custom"), "filename": filename}
         size = path.stat().st_size
-        progress = TransferProgress(f"uploading artifact {op['key']!r}", size, _warn)
+        progress = TransferProgress(f"uploading artifact {op['key']!r}", size, warn)
         with open(path, "rb") as fh:
             client.put(f"{base}/artifacts/{op['key']}", data=CountingReader(fh, size, progress), params=params)
         progress.finish()
         extra = {k: op[k] for k in ("preview", "metadata") if op.get(k) is not None}
         if extra:
-            client.patch(f"{base}/artifacts/{op['key']}", json=extra)
+            _send_json(client, "PATCH", f"{base}/artifacts/{op['key']}", extra)
         if op.get("delete_after"):
             path.unlink(missing_ok=True)
         return None
     if kind == "image":
         path = _resolve(folder_root, op["file"])
+        filename = clean_text(op.get("filename") or path.name, "image file name")
         with open(path, "rb") as fh:
             media = client.request(
-                "POST", f"{base}/media", params={"filename": op.get("filename") or path.name}, data=fh,
+                "POST", f"{base}/media", params={"filename": filename}, data=fh,
                 headers={"Content-Type": "application/octet-stream"},
             ).json()
         event = dict(op["event"], uri=media["uri"])
-        resp = client.post(f"{base}/events", json={"batch_id": op["batch_id"], "events": [event]})
+        resp = _send_json(client, "POST", f"{base}/events", {"batch_id": op["batch_id"], "events": [event]})
         if op.get("delete_after"):
             path.unlink(missing_ok=True)
         return resp
     raise ValueError(f"unknown operation {kind!r}")
+
+
+def with_rejection_note(op: dict[str, Any], folder: SessionFolder) -> dict[str, Any]:
+    """The task's final status action, carrying in its message how many operations the server refused.
+
+    Operations go in order, so when the final action is sent every refusal before it is in
+    `rejected/` already: the folder is the count, for the live sender and for a replay alike.
+    """
+    if op.get("op") != "action" or op.get("action") not in TERMINAL_ACTIONS:
+        return op
+    count = folder.rejected_count()
+    if not count:
+        return op
+    body = dict(op.get("body") or {})
+    note = f"{count} operation(s) rejected by the server, see {folder.rejected_dir}"
+    body["message"] = f"{body['message']} · {note}" if body.get("message") else note
+    return {**op, "body": body}
 
 
 class _Spooled:
@@ -136,8 +177,9 @@ class Sender:
     Args:
         client: the API client, or `None` for an offline session (everything goes to `spool_dir`).
         task_id: server task id (online) or the local session id (offline).
-        spool_dir: the session folder used for overflow, outages and offline sessions.
+        spool_dir: the session folder used for overflow, outages, refusals and offline sessions.
         interval: seconds between batches (the most a kill -9 can lose).
+        heartbeat_interval: seconds between heartbeats (they carry an abort from outside).
         max_memory_points: queued points kept in memory before spooling to disk.
         on_stop_requested: called (on the sender thread) when the server says someone asked
             this task to stop.
@@ -151,7 +193,6 @@ class Sender:
         interval: float = 1.0,
         heartbeat_interval: float = 10.0,
         max_memory_points: int = 1_000_000,
-        max_attempts: int = 5,
         on_stop_requested: Callable[[], None] | None = None,
         spool_meta: dict[str, Any] | None = None,
     ):
@@ -161,7 +202,6 @@ class Sender:
         self.interval = interval
         self.heartbeat_interval = heartbeat_interval
         self.max_memory_points = max_memory_points
-        self.max_attempts = max_attempts
         self.on_stop_requested = on_stop_requested
         self._spool_meta = spool_meta or {"task_id": task_id, "api_url": client.url if client else None}
         self._sources: list[Source] = []
@@ -170,7 +210,7 @@ class Sender:
         self._queue: collections.deque[dict | _Spooled] = collections.deque()
         self._queue_lock = threading.Lock()
         self._memory_points = 0
-        self._outage = False  # the last delivery attempt found no server
+        self._outage = False  # the last delivery attempt was answered "later" (or not at all)
         self._session = uuid.uuid4().hex[:12]
         self._seq = 0
         self._wake = threading.Event()
@@ -179,12 +219,17 @@ class Sender:
         self._flush_requested = 0
         self._flushed = 0
         self._backoff = 0.0
-        self._next_attempt = 0.0
-        self._attempts = 0
-        self._last_contact = time.monotonic()
+        self._next_attempt = 0.0  # our own backoff: a person waiting (flush, close) may cut it short
+        self._server_wait_until = 0.0  # the server's Retry-After: always honoured
+        self._unexpected_seq = -1
+        self._unexpected_count = 0
+        self._last_heartbeat = time.monotonic()
+        self._seen_running = False  # a heartbeat said in_progress: a later "stopped" is an abort
+        self._ended = False  # the final status action was delivered
         self._stop_notified = False
         self.last_error: str | None = None
         self.sent_batches = 0
+        self.rejected = 0
         self.final_report: str | None = None
         self._thread = threading.Thread(target=self._run, name="labtrack-sender", daemon=True)
         self._started = False
@@ -202,6 +247,18 @@ class Sender:
         if not self._started:
             self._started = True
             self._thread.start()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `close()` was called: operations queued now would never be sent."""
+        return self._stopping.is_set()
+
+    def wake(self) -> None:
+        """Send what is buffered now rather than at the next interval."""
+        self._wake.set()
+
+    def is_sender_thread(self) -> bool:
+        return threading.current_thread() is self._thread
 
     def enqueue(self, op: dict[str, Any]) -> None:
         """Queue a metadata operation (patch, action, artifact, image) in order with events."""
@@ -245,7 +302,7 @@ class Sender:
         with self._cond:
             self._flush_requested += 1
             target = self._flush_requested
-        self._next_attempt = 0.0  # a person is waiting: retry now, not after the backoff
+        self._next_attempt = 0.0  # a person is waiting: retry now, not after our backoff
         self._wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
@@ -258,14 +315,12 @@ class Sender:
 
     def pending_points(self) -> int:
         with self._queue_lock:
-            return sum(1 if isinstance(e, dict) and e.get("op") != "events" else
-                       (e.points if isinstance(e, _Spooled) else sum(event_points(x) for x in e["events"]))
-                       for e in self._queue)
+            return sum(_entry_points(e) for e in self._queue)
 
     def close(self, timeout: float = 30.0) -> str | None:
         """Send what remains (waiting at most `timeout` seconds), spool the rest, stop the thread.
 
-        Returns a message for a person when something could not be sent, else `None`.
+        Returns a message for a person when something could not be sent or was refused, else `None`.
         """
         self._close_deadline = time.monotonic() + timeout
         self._stopping.set()
@@ -296,14 +351,19 @@ class Sender:
                 self._cycle(final=False)
                 self._maybe_heartbeat()
             except Exception as exc:  # the sender must never die silently; say so and go on
+                # Whatever failed, queued operations are still queued (in memory or on disk) and
+                # are tried again on the next cycle; close() spools what remains.
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                _warn(f"labtrack: sender error (data is kept): {self.last_error}")
+                warn_once(f"sender\0{self.last_error}",
+                          f"labtrack: sender error: {self.last_error}; unsent data stays queued and is retried")
             now = time.monotonic()
             if now >= next_batch:
                 next_batch = now + self.interval
             wait = next_batch - now
-            if self._queue and self._next_attempt > now:
-                wait = min(wait, self._next_attempt - now)
+            if self._queue:
+                retry_at = max(self._next_attempt, self._server_wait_until)
+                if retry_at > now:
+                    wait = min(wait, retry_at - now)
             self._sleep(max(wait, 0.0))
             self._wake.clear()
 
@@ -347,28 +407,23 @@ class Sender:
             for batch in split_events(events):
                 self._push({"op": "events", "batch_id": self.new_batch_id(), "events": batch})
             if self._memory_points > self.max_memory_points or self._outage:
-                # While the server is unreachable, what is collected goes to disk each interval, so a
+                # While the server cannot take data, what is collected goes to disk each interval, so a
                 # process killed during the outage leaves it for the next run to replay (orphans.py).
                 self._spool_memory()
 
     def _ensure_folder(self) -> None:
         if not self.folder.exists():
-            meta = dict(self._spool_meta)
-            if self.client is not None:
-                # Who writes this spool: a later process replays it only once this one is gone.
-                from labtrack.sdk.orphans import owner_marker
-
-                meta["owner"] = owner_marker()
-            self.folder.create(meta)
+            # Who writes this folder: a later process replays it only once this one is gone, and
+            # then knows whether it ended without a status (replay.py).
+            self.folder.create({**self._spool_meta, "owner": owner_marker()})
 
     def _spool_memory(self) -> None:
         """Move every in-memory operation to disk, keeping queue order (caller holds the lock)."""
         self._ensure_folder()
         for i, entry in enumerate(self._queue):
             if isinstance(entry, dict):
-                points = sum(event_points(e) for e in entry.get("events", ())) or 1
                 path = self.folder.write_op(entry["seq"], entry)
-                self._queue[i] = _Spooled(entry["seq"], path, points)
+                self._queue[i] = _Spooled(entry["seq"], path, _entry_points(entry))
         self._memory_points = 0
 
     def _deliver(self, deadline: float | None) -> bool:
@@ -380,84 +435,136 @@ class Sender:
                 if not self._queue:
                     return True
                 entry = self._queue[0]
-            if time.monotonic() < self._next_attempt:
+            now = time.monotonic()
+            if now < self._next_attempt or now < self._server_wait_until:
                 return False
-            if deadline is not None and time.monotonic() > deadline:
+            if deadline is not None and now > deadline:
                 return False
-            op = self.folder.read_op(entry.path) if isinstance(entry, _Spooled) else entry
-            try:
-                resp = deliver_op(self.client, self.task_id, op, self.folder.root)
-            except ServerUnreachable as exc:
-                self._failed(str(exc), retry_forever=True)
-                with self._queue_lock:
-                    self._outage = True
-                    self._spool_memory()
+            if not self._deliver_one(entry):
                 return False
-            except ApiError as exc:
-                if exc.status >= 500 or exc.status in (408, 429):
-                    if self._failed(str(exc), retry_forever=False):
-                        return False
-                self._reject(entry, op, str(exc))
-            except OSError as exc:  # a staged file vanished: nothing to send, say so
-                self._reject(entry, op, f"local file problem: {exc}")
-            else:
-                self._succeeded(resp)
             with self._queue_lock:
                 self._queue.popleft()
                 if isinstance(entry, _Spooled):
                     entry.path.unlink(missing_ok=True)
                 else:
-                    self._memory_points -= sum(event_points(e) for e in entry.get("events", ())) or 1
+                    self._memory_points -= _entry_points(entry)
 
-    def _failed(self, message: str, retry_forever: bool) -> bool:
-        """Record a failed attempt and schedule the next; False when the op should be given up."""
-        self.last_error = message
-        self._attempts += 1
-        if not retry_forever and self._attempts >= self.max_attempts:
-            self._attempts = 0
-            self._backoff = 0.0
+    def _deliver_one(self, entry: dict | _Spooled) -> bool:
+        """Try the first queued operation; True when it is done with (sent, or set aside)."""
+        assert self.client is not None
+        if isinstance(entry, _Spooled):
+            try:
+                op = self.folder.read_op(entry.path)
+            except (OSError, ValueError) as exc:  # a spooled file damaged or removed under us
+                self._reject({"op": "unreadable", "seq": entry.seq, "file": str(entry.path)},
+                             f"the spooled operation could not be read back: {exc}", None)
+                return True
+        else:
+            op = entry
+        op = with_rejection_note(op, self.folder)
+        try:
+            resp = deliver_op(self.client, self.task_id, op, self.folder.root)
+        except ServerUnreachable as exc:
+            self._retry_later(str(exc), None)
             return False
-        self._backoff = min(max(self._backoff * 2, 0.25), 8.0)
-        self._next_attempt = time.monotonic() + self._backoff
+        except ApiError as exc:
+            if retry_later(exc):
+                self._retry_later(str(exc), exc.retry_after)
+                return False
+            if already_applied(exc):
+                self._succeeded(op, None)
+            else:
+                self._reject(op, str(exc), exc.answer())
+            return True
+        except OSError as exc:  # a staged file vanished: nothing to send, say so
+            self._reject(op, f"local file problem: {exc}", None)
+            return True
+        except Exception as exc:
+            # Neither the network nor the server's answer: a bug, or a value no repair helps.
+            # Retried a few times (it may pass), then set aside so it never blocks what follows.
+            return self._unexpected(op, exc)
+        self._succeeded(op, resp)
         return True
 
-    def _succeeded(self, resp: dict | None) -> None:
+    def _retry_later(self, message: str, retry_after: float | None) -> None:
+        """The server cannot take the operation now: back off (or wait as asked), spool to disk."""
+        self.last_error = message
+        self._backoff = min(max(self._backoff * 2, 0.25), 8.0)
+        now = time.monotonic()
+        self._next_attempt = now + self._backoff
+        if retry_after is not None:
+            self._server_wait_until = now + min(retry_after, MAX_RETRY_AFTER)
+        with self._queue_lock:
+            self._outage = True
+            self._spool_memory()
+
+    def _unexpected(self, op: dict[str, Any], exc: Exception) -> bool:
+        seq = op.get("seq", 0)
+        if seq != self._unexpected_seq:
+            self._unexpected_seq, self._unexpected_count = seq, 0
+        self._unexpected_count += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        if self._unexpected_count < UNEXPECTED_ATTEMPTS:
+            warn_once(f"unexpected\0{seq}", f"labtrack: could not send an operation ({op.get('op')}): "
+                                            f"{self.last_error}; it stays queued and is tried again")
+            self._backoff = min(max(self._backoff * 2, 0.25), 8.0)
+            self._next_attempt = time.monotonic() + self._backoff
+            return False
+        self._reject(op, f"could not be sent: {self.last_error}", None)
+        return True
+
+    def _succeeded(self, op: dict[str, Any], resp: dict | None) -> None:
         self._outage = False
-        self._attempts = 0
         self._backoff = 0.0
         self._next_attempt = 0.0
-        self._last_contact = time.monotonic()
+        self._server_wait_until = 0.0
         self.sent_batches += 1
+        if op.get("op") == "action" and op.get("action") in TERMINAL_ACTIONS:
+            self._ended = True
         if resp and resp.get("stop_requested"):
             self._notify_stop()
 
-    def _reject(self, entry: dict | _Spooled, op: dict[str, Any], reason: str) -> None:
+    def _reject(self, op: dict[str, Any], reason: str, answer: dict[str, Any] | None) -> None:
+        """Set an operation aside in `rejected/` (with the server's answer); it never blocks the queue."""
         self._ensure_folder()
-        path = self.folder.reject(op.get("seq", 0), op, reason)
-        _warn(f"labtrack: the server refused an operation ({op['op']}): {reason}. Kept in {path}")
+        path = self.folder.reject(op.get("seq", 0), op, reason, answer)
+        self.rejected += 1
+        status = answer.get("status") if answer else None
+        warn_once(f"rejected\0{self.folder.root}\0{op.get('op')}\0{status}",
+                  f"labtrack: the server refused an operation ({op.get('op')}): {reason}. Kept in {path} "
+                  "(further refusals like it are only counted)")
 
     def _notify_stop(self) -> None:
-        if not self._stop_notified and self.on_stop_requested is not None:
-            self._stop_notified = True
-            try:
-                self.on_stop_requested()
-            except Exception as exc:
-                self.last_error = f"stop callback failed: {exc}"
+        if self._ended or self._stop_notified or self.on_stop_requested is None:
+            return
+        self._stop_notified = True
+        try:
+            self.on_stop_requested()
+        except Exception as exc:
+            self.last_error = f"stop callback failed: {exc}"
 
     def _maybe_heartbeat(self) -> None:
-        if self.client is None or time.monotonic() - self._last_contact < self.heartbeat_interval:
+        """Every heartbeat interval, data flowing or not: a force-stop only shows in its answer."""
+        if self.client is None or time.monotonic() - self._last_heartbeat < self.heartbeat_interval:
             return
-        self._last_contact = time.monotonic()  # also when it fails: no hammering a dead server
+        self._last_heartbeat = time.monotonic()  # also when it fails: no hammering a dead server
         try:
             resp = self.client.post(f"/tasks/{self.task_id}/heartbeat")
         except (ServerUnreachable, ApiError):
             return
-        if resp and resp.get("stop_requested"):
+        if not isinstance(resp, dict):
+            return
+        status = resp.get("status")
+        if status == "in_progress":
+            self._seen_running = True
+        # Stopped from outside: a stop request while running, or a forced stop that already ended the
+        # task on the server (a task attached after it ended is not running, and is not interrupted).
+        if resp.get("stop_requested") or (status == "stopped" and self._seen_running):
             self._notify_stop()
 
     def heartbeat_now(self) -> None:
         """Force a heartbeat on the next cycle (used right after start)."""
-        self._last_contact = 0.0
+        self._last_heartbeat = 0.0
         self._wake.set()
 
     def _drain_until_deadline(self) -> None:
@@ -466,7 +573,8 @@ class Sender:
         while time.monotonic() < deadline:
             if self._deliver(deadline):
                 break
-            sleep_for = min(max(self._next_attempt - time.monotonic(), 0.05), deadline - time.monotonic())
+            retry_at = max(self._next_attempt, self._server_wait_until)
+            sleep_for = min(max(retry_at - time.monotonic(), 0.05), deadline - time.monotonic())
             if sleep_for > 0:
                 time.sleep(sleep_for)
         with self._cond:
@@ -476,41 +584,34 @@ class Sender:
 
     def _finish(self) -> None:
         with self._queue_lock:
-            if not self._queue:
-                if self.client is not None and self.folder.exists() and not self.folder.rejected_dir.exists():
-                    _remove_empty_spool(self.folder)
-                return
             count = len(self._queue)
-            points = sum(e.points if isinstance(e, _Spooled) else
-                         (sum(event_points(x) for x in e.get("events", ())) or 1) for e in self._queue)
-            self._spool_memory()
+            points = sum(_entry_points(e) for e in self._queue)
+            if count:
+                self._spool_memory()
+        refused = ""
+        if self.rejected:
+            refused = (f"labtrack: the server refused {self.rejected} operation(s) of task {self.task_id}; "
+                       f"they are kept, with its answers, in {self.folder.rejected_dir}")
+        if not count:
+            if self.client is not None and self.folder.exists() and not self.folder.rejected_dir.exists():
+                _remove_empty_spool(self.folder)
+            self.final_report = refused or None
+            return
         self.final_report = (
             f"labtrack: {count} batch(es) ({points} events) for task {self.task_id} could not be sent "
             f"to {self.client.url if self.client else 'the server'} ({self.last_error or 'timed out'}). "
             f"They are kept in {self.folder.root}; upload them later with: labtrack sync {self.folder.root}"
-        )
+        ) + (f"\n{refused}" if refused else "")
+
+
+def _entry_points(entry: dict | _Spooled) -> int:
+    """Points a queued operation counts for (a metadata operation counts as one)."""
+    if isinstance(entry, _Spooled):
+        return entry.points
+    return sum(event_points(e) for e in entry.get("events", ())) or 1
 
 
 def _remove_empty_spool(folder: SessionFolder) -> None:
     """Remove a spool folder that holds nothing left to send."""
-    import shutil
-
     if folder.pending_count() == 0:
         shutil.rmtree(folder.root, ignore_errors=True)
-
-
-def _warn(message: str) -> None:
-    """Tell a person, on the real stderr (not the teed one, to avoid feedback loops)."""
-    stream = getattr(sys, "__stderr__", None) or sys.stderr
-    try:
-        stream.write(message + "\n")
-        stream.flush()
-    except Exception:
-        pass
-
-
-def spool_root() -> Path:
-    """Where online tasks spool what they could not send."""
-    from labtrack import paths
-
-    return Path(os.environ.get("LABTRACK_SPOOL_DIR") or paths.data_dir() / "spool")

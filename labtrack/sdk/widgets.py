@@ -405,9 +405,9 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
 def _resolve_task(task_or_id: Any) -> tuple[Any, str]:
     """(the Task to listen to or None, the task id) for a Task or a task id string."""
     if isinstance(task_or_id, str):
-        from labtrack.sdk.task import Task
+        from labtrack.sdk.current import current_task
 
-        current = Task.current_task()
+        current = current_task()
         if current is not None and current.id == task_or_id and not getattr(current, "_closed", False):
             return current, task_or_id
         return None, task_or_id
