@@ -12,7 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from labtrack.server_ext.upstream import API_PREFIX, api_url
+from labtrack.server_ext import upstream
+from labtrack.server_ext.upstream import API_PREFIX, KEEPALIVE_EXPIRY_SECONDS, api_url
 
 REDACTED = "***"
 
@@ -106,7 +107,9 @@ class TrackingConnection:
             follow_redirects=False,
             # An HTTP(S)_PROXY meant for the internet must not capture the local embedded server.
             trust_env=not is_loopback(self.url),
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+            limits=httpx.Limits(
+                max_connections=50, max_keepalive_connections=10, keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS
+            ),
         )
 
 
@@ -157,7 +160,8 @@ class TrackingApi:
         if not self._connection.url:
             raise TrackingServerUnreachable("", self._connection.problem or "no server is configured")
         try:
-            response = await self._client.request(method, self._connection.api_url(path), json=json_body)
+            request = self._client.build_request(method, self._connection.api_url(path), json=json_body)
+            response = await upstream.send(self._client, request)
         except httpx.TransportError as exc:
             reason = self._connection.redact(describe_transport_error(exc))
             raise TrackingServerUnreachable(self._connection.public_url, reason) from None

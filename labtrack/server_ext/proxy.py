@@ -19,6 +19,7 @@ from tornado.iostream import StreamClosedError
 
 from labtrack.server_ext.connection import TrackingServerUnreachable, describe_transport_error
 from labtrack.server_ext.handlers import LabtrackHandler
+from labtrack.server_ext import upstream
 from labtrack.server_ext.upstream import UnsafeApiPath
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -116,7 +117,7 @@ class ProxyHandler(LabtrackHandler):
         headers["Accept-Encoding"] = "identity"
         assert self._target is not None  # set in prepare whenever a server is configured
         request = app.http_client.build_request(self.request.method or "GET", self._target, headers=headers, content=content)
-        return await app.http_client.send(request, stream=True)
+        return await upstream.send(app.http_client, request, stream=True)
 
     def on_connection_close(self) -> None:
         # The browser went away mid-upload: stop the upstream request instead of leaving it hanging.

@@ -1,4 +1,4 @@
-"""How a request for the tracking server is addressed, for the proxy and the services.
+"""How a request for the tracking server is addressed and sent, for the proxy and the services.
 
 Invariant: every request goes to `<api_url>/api/v1/<relative path>` and nowhere else. The
 caller's part is checked as a relative path (no scheme, no host, no `//`, no backslash, no dot
@@ -6,6 +6,10 @@ segment, no control character, in any percent-encoded form, however many times e
 URL is assembled from the configured server's scheme, host and port plus that path. It is never
 handed to httpx as a string, which httpx would read as an absolute URL naming another host — and
 send the tracking key there.
+
+Sending: a pooled keep-alive connection lives shorter than the server keeps it, and a request
+that finds its connection dropped before any answer byte is sent once more if resending is
+harmless (idempotent, no body), so a poll never fails on a connection the server just closed.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 API_PREFIX = "/api/v1"
+#: httpx keeps a pooled connection at most this long idle. Below uvicorn's keep-alive (5 s), so
+#: the pool drops a connection before the server closes it under a request polled every 5 s.
+KEEPALIVE_EXPIRY_SECONDS = 2.0
 #: A path still changing after this many rounds of percent-decoding is refused, not decoded on.
 MAX_DECODE_ROUNDS = 4
 # RFC 3986 pchar plus "/" and "%" (existing escapes are kept); anything else is percent-encoded.
@@ -24,6 +31,11 @@ _QUERY_SAFE = _PATH_SAFE + "?"
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SHOWN_CHARS = 120
+#: Methods that may be sent twice: resending one changes nothing the first did not.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+#: The connection went away before any byte of an answer (a pooled keep-alive connection closed by
+#: the server as it was reused): the request never reached the application.
+DROPPED_CONNECTION_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 class UnsafeApiPath(ValueError):
@@ -97,6 +109,26 @@ def api_url(server_url: str, raw_path: str, raw_query: str = "") -> httpx.URL:
     return httpx.URL(scheme=base.scheme, userinfo=base.userinfo, host=base.host, port=base.port, raw_path=target)
 
 
+def _resendable(request: httpx.Request) -> bool:
+    has_body = "Transfer-Encoding" in request.headers or request.headers.get("Content-Length", "0") != "0"
+    return request.method in IDEMPOTENT_METHODS and not has_body
+
+
+async def send(client: httpx.AsyncClient, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+    """Send `request`; resend an idempotent, body-less one once if its connection dropped unanswered.
+
+    A keep-alive connection the server closes just as the pool reuses it fails with no answer at
+    all; the request never reached the application, so sending it once more (the pool has dropped
+    that connection) is safe. Anything else (a second drop, a timeout, a body) is raised.
+    """
+    try:
+        return await client.send(request, stream=stream)
+    except DROPPED_CONNECTION_ERRORS:
+        if not _resendable(request):
+            raise
+    return await client.send(request, stream=stream)
+
+
 __all__ = [
-    "API_PREFIX", "UnsafeApiPath", "api_url", "check_relative_path",
+    "API_PREFIX", "KEEPALIVE_EXPIRY_SECONDS", "UnsafeApiPath", "api_url", "check_relative_path", "send",
 ]
