@@ -47,7 +47,17 @@ def _gap(its: list[int]) -> int:
     return next((i for i, v in enumerate(its) if v != i), -1)
 
 
+FLUSH_INTERVAL = 0.5
+# What one flush interval cannot cover: the sender pulls once per interval *after* each send, so
+# just before a batch lands the oldest unsent point waited one interval plus two requests (the
+# previous batch's and this one's), plus the sender waking late. One small batch takes ~10-50 ms
+# here; 0.25 s leaves room for a loaded machine, and a second interval (0.5 s) does not fit in it.
+IN_FLIGHT_MARGIN = 0.25
+
+
 def test_kill_9_loses_at_most_the_last_flush_interval(scripts, tmp_path) -> None:
+    """At every moment of a run, and so at a kill -9, what was reported more than one flush
+    interval (+ the margin for requests in flight) ago is on the server."""
     progress = tmp_path / "progress.txt"
     code = """
 import sys, time, labtrack
@@ -60,19 +70,41 @@ with open(sys.argv[1], "w") as progress:
         progress.write(f"{i} {time.time()}\\n"); progress.flush()
         time.sleep(0.005)
 """
-    proc = scripts.start(code, args=[str(progress)], LABTRACK_FLUSH_INTERVAL="0.5")
+    # Heartbeats at their default pace: the sender's cycle is then one events request.
+    proc = scripts.start(code, args=[str(progress)], LABTRACK_FLUSH_INTERVAL=str(FLUSH_INTERVAL),
+                         LABTRACK_HEARTBEAT_INTERVAL="10")
     task_id = task_id_from(proc.stdout.readline())
-    wait_for(lambda: (scripts.get(f"/tasks/{task_id}")["last_iteration"] or 0) > 800, what="points to arrive")
+
+    def stored() -> int:
+        last = scripts.get(f"/tasks/{task_id}")["last_iteration"]
+        return 0 if last is None else last + 1  # a gap-free prefix (checked below)
+
+    wait_for(lambda: stored() > 100, what="the first points to arrive")
+    # Sample what the server holds at many moments over several intervals (every phase of the
+    # sender's cycle), then kill -9 at an arbitrary one.
+    samples: list[tuple[float, int]] = []
+    for _ in range(int(8 * FLUSH_INTERVAL / 0.05)):
+        now = time.time()  # before the request: the answer holds at least what was stored now
+        samples.append((now, stored()))
+        time.sleep(0.05)
+    killed_at = time.time()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
-    killed_at = time.time()
-    reported = [line.split() for line in progress.read_text().splitlines() if line.count(" ") == 1]
     its, _ = scripts.series(task_id, "loss", "train")
     assert its == list(range(len(its))), "what arrived is a gap-free prefix"
-    # Every point reported more than one flush interval (0.5 s) before the kill, plus slack for
-    # one request in flight on a loaded machine, is on the server.
-    old_enough = [int(i) for i, t in reported if float(t) < killed_at - 0.5 - 2.0]
-    assert old_enough and max(old_enough) < len(its)
+    samples.append((killed_at, len(its)))
+    lines = progress.read_text().split("\n")[:-1]  # a line cut by the kill has no newline yet
+    reported = [float(line.split()[1]) for line in lines]
+
+    def unsent_for(moment: float, count: int) -> float:
+        """How long the oldest point missing from the server at `moment` had been reported."""
+        return moment - reported[count] if count < len(reported) and reported[count] < moment else 0.0
+
+    worst_at, worst = max(((t, unsent_for(t, n)) for t, n in samples), key=lambda s: s[1])
+    where = "at the kill" if worst_at == killed_at else f"{killed_at - worst_at:.2f} s before the kill"
+    assert worst <= FLUSH_INTERVAL + IN_FLIGHT_MARGIN, (
+        f"points reported {worst:.3f} s earlier were not on the server {where}; the bound is one "
+        f"flush interval ({FLUSH_INTERVAL} s) + {IN_FLIGHT_MARGIN} s")
 
 
 def test_exit_while_server_down_spools_then_sync_uploads(scripts, tracking_server, tmp_path) -> None:
