@@ -11,7 +11,8 @@ from pathlib import Path
 
 import psutil
 
-from labtrack.sdk.orphans import find_orphans, folder_lock, owner_alive, owner_marker
+from labtrack.sdk.orphans import find_orphans, folder_lock
+from labtrack.sdk.owners import owner_alive, owner_marker
 from labtrack.sdk.spool import SessionFolder, loads
 from tests.sdk.conftest import task_id_from, wait_for
 
@@ -82,6 +83,7 @@ def test_next_task_init_replays_a_killed_runs_spool_exactly_once(scripts, tracki
     assert "replayed" in first.stderr and task_id in first.stderr
     its, vals = scripts.series(task_id, "loss", "train")
     assert its == list(range(800)) and vals == [i * 0.5 for i in range(800)]
+    _assert_process_died(scripts, task_id)
     assert not folder.exists() and [p for p in spool.iterdir() if not p.name.startswith(".")] == []
 
     second = scripts.run(NEXT_RUN, LABTRACK_SPOOL_DIR=str(spool))
@@ -109,9 +111,11 @@ def test_sync_all_replays_by_hand_and_leaves_live_owners_alone(scripts, tracking
         env = scripts.env(LABTRACK_SPOOL_DIR=str(spool))
         done = subprocess.run(sync, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
-        assert task_id in done.stdout and "folder removed" in done.stdout
+        assert task_id in done.stdout and "folder removed" in done.stdout and "marked failed" in done.stdout
         its, vals = scripts.series(task_id, "loss", "train")
         assert its == list(range(800)) and vals == [i * 0.5 for i in range(800)]
+        _assert_process_died(scripts, task_id)
+        assert scripts.get(f"/tasks/{live_task}")["status"] == "created", "a live owner's task is left alone"
         assert not folder.exists() and live.pending_count() == 1
         assert scripts.series(live_task, "m", "v")[0] == []
 
@@ -127,6 +131,29 @@ def test_sync_all_replays_by_hand_and_leaves_live_owners_alone(scripts, tracking
     # Its owner gone, the live folder is an orphan too and the next run replays it.
     scripts.run(NEXT_RUN, LABTRACK_SPOOL_DIR=str(spool))
     assert scripts.series(live_task, "m", "v")[0] == [0] and not live.root.exists()
+
+
+def _assert_process_died(scripts, task_id: str) -> None:
+    """The replay ended a task whose process was killed before it could: failed, "process died"."""
+    task = scripts.get(f"/tasks/{task_id}")
+    assert task["status"] == "failed" and task["status_reason"] == "process died", task
+    assert "ended without a status" in task["status_message"]
+
+
+def test_a_process_attached_to_the_task_keeps_it_running_through_the_replay(scripts, tracking_server,
+                                                                            tmp_path) -> None:
+    spool = tmp_path / "spool"
+    task_id, folder = _kill_during_outage(scripts, tracking_server, spool)
+    resumed = scripts.run(f"""
+import labtrack
+from labtrack.sdk import orphans
+task = labtrack.Task.init(continue_last_task="{task_id}")
+print("SWEPT", orphans.wait_for_sweep(60), flush=True)
+print("STATUS", task.status, flush=True)
+""", LABTRACK_SPOOL_DIR=str(spool))
+    assert "SWEPT True" in resumed.stdout and "STATUS in_progress" in resumed.stdout, resumed.stderr
+    assert not folder.exists() and len(scripts.series(task_id, "loss", "train")[0]) == 800
+    assert scripts.get(f"/tasks/{task_id}")["status"] == "completed", "the resumed run ended it, not the replay"
 
 
 def test_sync_all_with_the_server_down_keeps_the_folder(scripts, tracking_server, tmp_path) -> None:

@@ -50,3 +50,21 @@ def test_clone_takes_a_name_and_rejects_bad_input(api) -> None:
     error(api.post(f"/tasks/{source['id']}/clone", json={"name": ""}), 422, "invalid")
     error(api.post(f"/tasks/{source['id']}/clone", json={"nme": "typo"}), 422, "invalid")
     error(api.post(f"/tasks/{'0' * 32}/clone"), 404, "not_found")
+
+
+def test_same_named_runs_are_numbered_by_creation_within_their_project(api) -> None:
+    first = api.task("digits-sgd", "cases")
+    api.task("other", "cases")
+    second = api.post(f"/tasks/{first['id']}/clone").json()
+    elsewhere = api.task("digits-sgd", "elsewhere")
+    third = api.task("digits-sgd", "cases")
+    assert (first["run_number"], first["run_count"]) == (1, 1)  # alone when it was created
+    numbers = {t["id"]: (t["run_number"], t["run_count"]) for t in api.get("/tasks", params={"project": "cases", "archived": "all"}).json()["items"]}
+    assert numbers[first["id"]] == (1, 3) and numbers[second["id"]] == (2, 3) and numbers[third["id"]] == (3, 3)
+    assert api.get(f"/tasks/{elsewhere['id']}").json()["run_number"] == 1
+    # Archiving keeps the numbers; deleting renumbers the younger runs.
+    assert api.patch(f"/tasks/{second['id']}", json={"archived": True}).status_code == 200
+    assert api.get(f"/tasks/{third['id']}").json()["run_number"] == 3
+    assert api.delete(f"/tasks/{first['id']}").status_code == 204
+    listed = api.get("/tasks", params={"ids": f"{second['id']},{third['id']}", "archived": "all"}).json()["items"]
+    assert sorted((t["run_number"], t["run_count"]) for t in listed) == [(1, 2), (2, 2)]

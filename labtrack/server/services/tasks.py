@@ -11,6 +11,7 @@ from labtrack.server.services.paging import check_limit, decode_cursor, encode_c
 from labtrack.server.services.projects import ProjectService
 from labtrack.server.store import projects as project_store
 from labtrack.server.store import tasks as task_store
+from labtrack.server.store.run_numbers import run_numbers
 from labtrack.server.store.db import Database
 from labtrack.server.store.tasks import TaskFilter, TaskSort
 from labtrack.server.util import dumps, loads, new_id, now
@@ -57,8 +58,11 @@ def nest_metrics(summaries: list[dict[str, Any]]) -> dict[str, dict[str, dict[st
     return nested
 
 
-def _decode(row: dict[str, Any], summaries: list[dict[str, Any]], *, full: bool) -> dict[str, Any]:
+def _decode(
+    row: dict[str, Any], summaries: list[dict[str, Any]], number: tuple[int, int], *, full: bool
+) -> dict[str, Any]:
     task = dict(row)
+    task["run_number"], task["run_count"] = number
     task.pop("_sort_value", None)
     task["tags"] = loads(task["tags"], [])
     task["hyperparams"] = loads(task["hyperparams"], {})
@@ -90,7 +94,8 @@ class TaskService:
             if not row:
                 raise _unknown("Task", task_id)
             summaries = task_store.metric_summaries(conn, [task_id])[task_id]
-        return _decode(row, summaries, full=True)
+            numbers = run_numbers(conn, [row])
+        return _decode(row, summaries, numbers.get(task_id, (1, 1)), full=True)
 
     def list(self, flt: TaskFilter, sort: TaskSort, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of tasks (without script/configuration) and the next cursor."""
@@ -101,8 +106,9 @@ class TaskService:
             more = len(rows) > limit
             rows = rows[:limit]
             summaries = task_store.metric_summaries(conn, [r["id"] for r in rows])
+            numbers = run_numbers(conn, rows)
         next_cursor = encode_cursor([rows[-1]["_sort_value"], rows[-1]["id"]]) if more else None
-        return [_decode(r, summaries[r["id"]], full=False) for r in rows], next_cursor
+        return [_decode(r, summaries[r["id"]], numbers.get(r["id"], (1, 1)), full=False) for r in rows], next_cursor
 
     # -- writes ----------------------------------------------------------------------------
 
