@@ -186,12 +186,12 @@ class Task(BaseModel):
     tags: list[str]
     comment: str
     parent_id: str | None
+    run_number: int = Field(description="1 for the oldest task of this name in the project, by creation")
+    run_count: int = Field(description="how many tasks of the project have this name")
     user: str
     created: str
     started: str | None
     last_update: str
-    run_number: int = Field(description="1 for the oldest task of this name in the project, by creation")
-    run_count: int = Field(description="how many tasks of the project have this name")
     completed: str | None
     last_iteration: int | None
     last_metrics: dict[str, dict[str, MetricSummary]]
