@@ -1,8 +1,10 @@
-"""The per-user embedded server: find a healthy one or start one, detached, with no set-up.
+"""The per-user embedded server, seen from its clients: find a healthy one or start one, detached.
 
 `ensure_embedded_server()` is what the SDK and the Jupyter extension call when nothing else is
-configured. State lives in `data_dir()/server.json` (0600): url, pid and the API key; the key is
-also written to the user's config file so every client finds it.
+configured. Finding and starting the server is client-side work: this module imports nothing
+from `labtrack.server`. It makes the key (`secrets.token_urlsafe`) and hands it to the server
+process in `LABTRACK_SERVER_BOOTSTRAP_KEY`, which the server registers as a key as it starts. State lives in `data_dir()/server.json` (0600): url, pid and the key; the key is also
+written to the user's config file so every client finds it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -22,6 +25,10 @@ from typing import Iterator
 
 from labtrack import paths
 
+#: The server process reads its first key from here (labtrack.server.settings.BOOTSTRAP_KEY_ENV).
+BOOTSTRAP_KEY_ENV = "LABTRACK_SERVER_BOOTSTRAP_KEY"
+#: Keys look alike whoever makes them: the server's own `labtrack keys create` uses this prefix too.
+KEY_PREFIX = "lt_"
 STATE_FILE = "server.json"
 LOCK_FILE = "server.lock"
 LOG_FILE = "server.log"
@@ -40,6 +47,11 @@ class EmbeddedServer:
     def api(self) -> str:
         """The API base URL (`…/api/v1`)."""
         return f"{self.url}/api/v1"
+
+
+def new_key() -> str:
+    """A fresh random API key for a new embedded server."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 def _state_path() -> Path:
@@ -121,7 +133,7 @@ def _start(api_key: str, timeout: float) -> EmbeddedServer:
     data.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, LABTRACK_SERVER_BOOTSTRAP_KEY=api_key)
+    env = dict(os.environ, **{BOOTSTRAP_KEY_ENV: api_key})
     cmd = [
         sys.executable, "-m", "labtrack", "server", "--host", "127.0.0.1", "--port", str(port),
         "--db", f"sqlite:///{data / 'labtrack.db'}", "--artifacts", str(data / "artifacts"),
@@ -172,9 +184,7 @@ def ensure_embedded_server(timeout: float = 60.0) -> EmbeddedServer:
             server = EmbeddedServer(url=url, api_key=key, pid=int(pid), started=False)
         else:
             # Keep the key across restarts: the database already accepts it.
-            from labtrack.server.auth import generate_key
-
-            server = _start(key or generate_key(), timeout)
+            server = _start(key or new_key(), timeout)
             _write_state({"url": server.url, "api_key": server.api_key, "pid": server.pid})
         config = paths.read_config()
         if config.get("api_url") != server.url or config.get("api_key") != server.api_key:

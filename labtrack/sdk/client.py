@@ -53,7 +53,7 @@ class ApiClient:
         url = url or os.environ.get("LABTRACK_API_URL") or None
         api_key = api_key or os.environ.get("LABTRACK_API_KEY") or None
         if not url:
-            from labtrack.server.embedded import configured_server
+            from labtrack.local_server import configured_server
 
             configured = configured_server()
             if configured is not None:
@@ -170,20 +170,11 @@ def _error_from(resp: requests.Response) -> ApiError:
 
 
 def _embedded_server(api_key: str | None) -> tuple[str, str | None]:
-    """Find or start the per-user embedded server (written by the server package)."""
-    try:
-        from labtrack.server.embedded import ensure_embedded_server
-    except ImportError as exc:
-        raise ConfigurationError(
-            "No labtrack server configured: set LABTRACK_API_URL and LABTRACK_API_KEY, write them to "
-            "the config file, or install labtrack with its server."
-        ) from exc
+    """Find or start the per-user embedded server (client-side: `labtrack.local_server`)."""
+    from labtrack.local_server import ensure_embedded_server
+
     try:
         found = ensure_embedded_server()
     except (RuntimeError, TimeoutError, OSError) as exc:
         raise ServerUnreachable(f"could not start the per-user labtrack server: {exc}") from exc
-    if isinstance(found, tuple):
-        url, key = found[0], found[1]
-    else:
-        url, key = found.url, getattr(found, "api_key", None)
-    return url, key or api_key
+    return found.url, found.api_key or api_key

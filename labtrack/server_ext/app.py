@@ -1,17 +1,23 @@
-"""`LabtrackApp`: the jupyter_server extension that connects JupyterLab to a tracking server."""
+"""`LabtrackApp`: the jupyter_server extension that connects JupyterLab to a tracking server.
+
+The top of the package: it wires the handlers, which see it only as a `base.LabtrackContext`.
+"""
 
 from __future__ import annotations
 
 import atexit
 import os
-from typing import Any
 
 import httpx
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Unicode, default
 
-from labtrack import paths
+from labtrack import local_server, paths
+from labtrack.local_server import EmbeddedServer
+from labtrack.server_ext.base import LabtrackContext
 from labtrack.server_ext.connection import TrackingApi, TrackingConnection, normalize_server_url, redact
+from labtrack.server_ext.handlers import ConfigHandler, SnapshotHandler, TrackHandler
+from labtrack.server_ext.proxy import ProxyHandler
 
 
 class LabtrackApp(ExtensionApp):
@@ -54,7 +60,7 @@ class LabtrackApp(ExtensionApp):
     connection: TrackingConnection
     http_client: httpx.AsyncClient
     tracking_api: TrackingApi
-    _embedded_server: Any = None
+    _embedded_server: EmbeddedServer | None = None
 
     def initialize_settings(self) -> None:
         """Find or start the tracking server, export it to kernels, and open the HTTP client."""
@@ -77,9 +83,7 @@ class LabtrackApp(ExtensionApp):
     def _connect(self) -> TrackingConnection:
         if self.api_url.strip():
             return TrackingConnection(url=normalize_server_url(self.api_url), api_key=self.api_key)
-        from labtrack.server.embedded import configured_server
-
-        configured = configured_server()  # None when it names a stopped embedded server
+        configured = local_server.configured_server()  # None when it names a stopped embedded server
         if configured is not None:
             return TrackingConnection(url=normalize_server_url(configured[0]), api_key=self.api_key)
         if not self.start_embedded:
@@ -87,21 +91,16 @@ class LabtrackApp(ExtensionApp):
                 problem="no tracking server is configured: set LABTRACK_API_URL or c.LabtrackApp.api_url"
             )
         try:
-            from labtrack.server.embedded import ensure_embedded_server
-
-            server = ensure_embedded_server()
+            server = local_server.ensure_embedded_server()
         except Exception as exc:  # noqa: BLE001 - JupyterLab must start even when this fails
             problem = f"the embedded tracking server did not start: {redact(str(exc), self.api_key)}"
             return TrackingConnection(problem=problem)
-        if getattr(server, "started", False):
+        if server.started:
             self._embedded_server = server  # ours to stop at shutdown; a reused one is not
-        return TrackingConnection(url=normalize_server_url(str(server.url)), api_key=str(server.api_key), embedded=True)
+        return TrackingConnection(url=normalize_server_url(server.url), api_key=server.api_key, embedded=True)
 
     def initialize_handlers(self) -> None:
         """Register the routes (jupyter_server prefixes each with the server's base_url)."""
-        from labtrack.server_ext.handlers import ConfigHandler, SnapshotHandler, TrackHandler
-        from labtrack.server_ext.proxy import ProxyHandler
-
         self.handlers.extend([
             (r"/labtrack/config", ConfigHandler),
             (r"/labtrack/notebooks/track", TrackHandler),
@@ -121,11 +120,14 @@ class LabtrackApp(ExtensionApp):
             # this process itself exits.
             atexit.register(self._stop_embedded_server, server)
 
-    def _stop_embedded_server(self, server: Any) -> None:
+    def _stop_embedded_server(self, server: EmbeddedServer) -> None:
         try:
-            from labtrack.server.embedded import stop_embedded_server
-
-            stop_embedded_server(server)
+            local_server.stop_embedded_server(server)
             self.log.info("labtrack: stopped the embedded tracking server")
         except Exception as exc:  # noqa: BLE001 - shutdown must go on
             self.log.warning("labtrack: stopping the embedded tracking server failed: %s", exc)
+
+
+def _as_context(app: LabtrackApp) -> LabtrackContext:
+    """Never called: makes mypy check that the app gives the handlers all they use of it."""
+    return app

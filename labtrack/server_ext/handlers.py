@@ -5,51 +5,16 @@ They only parse, call `notebooks`/`connection`, and serialise; every verb is aut
 
 from __future__ import annotations
 
-import json
-from http.client import responses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tornado.web
 from jupyter_core.utils import ensure_async
-from jupyter_server.base.handlers import APIHandler
-from jupyter_server.extension.handler import ExtensionHandlerMixin
 
 import labtrack
 from labtrack.server_ext import notebooks
+from labtrack.server_ext.base import LabtrackHandler
 from labtrack.server_ext.connection import TrackingApi, TrackingServerError
 from labtrack.server_ext.environment import frozen_requirements, kernel_python
-
-if TYPE_CHECKING:
-    from labtrack.server_ext.app import LabtrackApp
-
-_ERROR_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-
-
-class LabtrackHandler(ExtensionHandlerMixin, APIHandler):
-    """Base: access to the `LabtrackApp` and the API's one JSON error shape."""
-
-    @property
-    def labtrack(self) -> LabtrackApp:
-        return self.extensionapp  # type: ignore[return-value]
-
-    def write_json(self, body: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.finish(json.dumps(body))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Errors raised before a handler runs (403, 400, …) in the API's one JSON shape."""
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
-            message = exc.log_message % exc.args if exc.args else exc.log_message
-        elif status_code == 403:
-            message = "Forbidden: this request needs Jupyter's token or session cookie (and XSRF token)."
-        elif status_code >= 500:
-            message = "Unexpected error in the labtrack Jupyter extension; the Jupyter server log has details."
-        else:
-            message = responses.get(status_code, "Error")
-        code = _ERROR_CODES.get(status_code, "server_error" if status_code >= 500 else "bad_request")
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": {"code": code, "message": message, "details": {}}}))
 
 
 class ConfigHandler(LabtrackHandler):

@@ -17,9 +17,9 @@ from jupyter_server.utils import url_path_join
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
-from labtrack.server_ext.connection import TrackingServerUnreachable, describe_transport_error
-from labtrack.server_ext.handlers import LabtrackHandler
 from labtrack.server_ext import upstream
+from labtrack.server_ext.base import LabtrackHandler
+from labtrack.server_ext.connection import TrackingServerUnreachable, describe_transport_error
 from labtrack.server_ext.upstream import UnsafeApiPath
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

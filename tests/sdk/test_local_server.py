@@ -1,4 +1,5 @@
-"""The per-user embedded server: start once, find again, concurrent callers, key in the config."""
+"""The per-user embedded server, found or started by its clients (labtrack.local_server): start once,
+find again, concurrent callers, key in the config."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import requests
 
 from labtrack import paths
-from labtrack.server.embedded import ensure_embedded_server, stop_embedded_server
+from labtrack.local_server import ensure_embedded_server, stop_embedded_server
 
 
 @pytest.fixture
@@ -46,13 +47,13 @@ def test_ensure_starts_once_and_writes_the_key(home: Path) -> None:
 
 
 def test_concurrent_callers_share_one_server(home: Path) -> None:
-    code = "from labtrack.server.embedded import ensure_embedded_server as e; import json; s = e(); print(json.dumps([s.pid, s.started]))"
+    code = "from labtrack.local_server import ensure_embedded_server as e; import json; s = e(); print(json.dumps([s.pid, s.started]))"
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=dict(os.environ)) for _ in range(3)]
     results = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     pids = {pid for pid, _ in results}
     assert len(pids) == 1, results
     assert sum(started for _, started in results) == 1
     state = json.loads((home / "data" / "server.json").read_text())
-    from labtrack.server.embedded import EmbeddedServer
+    from labtrack.local_server import EmbeddedServer
 
     stop_embedded_server(EmbeddedServer(url=state["url"], api_key=state["api_key"], pid=state["pid"], started=True))

@@ -58,7 +58,7 @@ def test_embedded_server_started_shared_with_kernels_and_stopped(jupyter_factory
 
 
 def test_a_running_embedded_server_is_reused_and_left_running(jupyter_factory, tmp_path: Path, monkeypatch) -> None:
-    from labtrack.server.embedded import ensure_embedded_server, stop_embedded_server
+    from labtrack.local_server import ensure_embedded_server, stop_embedded_server
 
     home = tmp_path / "labtrack-home"
     monkeypatch.setenv("LABTRACK_HOME", str(home))
@@ -77,7 +77,7 @@ def test_a_kernels_open_task_is_completed_when_jupyter_stops(jupyter_factory, tm
     """Jupyter stops extensions before kernels: the embedded server must outlive the kernels' last flush."""
     from jupyter_client import BlockingKernelClient
 
-    from labtrack.server.embedded import ensure_embedded_server, stop_embedded_server
+    from labtrack.local_server import ensure_embedded_server, stop_embedded_server
 
     home = tmp_path / "labtrack-home"
     jupyter = jupyter_factory(env={"LABTRACK_HOME": str(home)})
