@@ -3,8 +3,13 @@
 `ensure_embedded_server()` is what the SDK and the Jupyter extension call when nothing else is
 configured. Finding and starting the server is client-side work: this module imports nothing
 from `labtrack.server`. It makes the key (`secrets.token_urlsafe`) and hands it to the server
-process in `LABTRACK_SERVER_BOOTSTRAP_KEY`, which the server registers as a key as it starts. State lives in `data_dir()/server.json` (0600): url, pid and the key; the key is also
-written to the user's config file so every client finds it.
+process in `LABTRACK_SERVER_BOOTSTRAP_KEY`, which the server registers as a key as it starts.
+State lives in `data_dir()/server.json`: url, pid and the key; the key is also written to the
+user's config file so every client finds it.
+
+Experiment data is private: the data folder is made 0700 and every file created here (state,
+lock, the server's log) 0600, whatever the caller's umask; the server process sets its own umask
+for what it writes.
 """
 
 from __future__ import annotations
@@ -54,6 +59,21 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+def _private_data_dir() -> Path:
+    """The data folder, created if needed and readable by its owner only (0700, also when older)."""
+    path = paths.data_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _open_private(path: Path, flags: int) -> int:
+    """A file descriptor on `path`, created if needed, 0600 (also a file made before this rule)."""
+    fd = os.open(path, flags | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 def _state_path() -> Path:
     return paths.data_dir() / STATE_FILE
 
@@ -66,11 +86,9 @@ def _read_state() -> dict:
 
 
 def _write_state(state: dict) -> None:
-    path = _state_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _private_data_dir() / STATE_FILE
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
+    with os.fdopen(_open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w") as fh:
         json.dump(state, fh)
     os.replace(tmp, path)
 
@@ -78,9 +96,8 @@ def _write_state(state: dict) -> None:
 @contextmanager
 def _locked(timeout: float) -> Iterator[None]:
     """An exclusive file lock, so two callers never start two servers."""
-    path = paths.data_dir() / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
+    path = _private_data_dir() / LOCK_FILE
+    with os.fdopen(_open_private(path, os.O_RDWR), "r+") as fh:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -129,8 +146,7 @@ def _free_port() -> int:
 
 
 def _start(api_key: str, timeout: float) -> EmbeddedServer:
-    data = paths.data_dir()
-    data.mkdir(parents=True, exist_ok=True)
+    data = _private_data_dir()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, **{BOOTSTRAP_KEY_ENV: api_key})
@@ -138,7 +154,7 @@ def _start(api_key: str, timeout: float) -> EmbeddedServer:
         sys.executable, "-m", "labtrack", "server", "--host", "127.0.0.1", "--port", str(port),
         "--db", f"sqlite:///{data / 'labtrack.db'}", "--artifacts", str(data / "artifacts"),
     ]
-    with open(data / LOG_FILE, "ab") as log:
+    with os.fdopen(_open_private(data / LOG_FILE, os.O_WRONLY | os.O_APPEND), "ab") as log:
         proc = subprocess.Popen(
             cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,

@@ -57,3 +57,30 @@ def test_concurrent_callers_share_one_server(home: Path) -> None:
     from labtrack.local_server import EmbeddedServer
 
     stop_embedded_server(EmbeddedServer(url=state["url"], api_key=state["api_key"], pid=state["pid"], started=True))
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_the_data_folder_is_private_whatever_the_umask(home: Path) -> None:
+    data = home / "data"
+    previous = os.umask(0o022)  # a common default: folders 0755, files 0644
+    try:
+        server = ensure_embedded_server()
+        try:
+            assert mode(data) == 0o700
+            for name in ("server.log", "server.json", "server.lock"):
+                assert mode(data / name) == 0o600, name
+        finally:
+            stop_embedded_server(server)
+        # Made readable by everyone before this rule existed: tightened at the next start.
+        os.chmod(data, 0o755)
+        os.chmod(data / "server.log", 0o644)
+        os.chmod(data / "server.lock", 0o644)
+        restarted = ensure_embedded_server()
+        stop_embedded_server(restarted)
+        assert restarted.started
+        assert (mode(data), mode(data / "server.log"), mode(data / "server.lock")) == (0o700, 0o600, 0o600)
+    finally:
+        os.umask(previous)
