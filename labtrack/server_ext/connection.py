@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -103,6 +104,9 @@ class TrackingConnection:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         return httpx.AsyncClient(
             headers=headers,
+            # One client serves every browser session: a cookie the tracking server sets must never
+            # ride along on the next request, whoever sends it. A jar that accepts no domain keeps none.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
             # An HTTP(S)_PROXY meant for the internet must not capture the local embedded server.

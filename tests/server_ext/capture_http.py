@@ -79,6 +79,9 @@ class CaptureServer:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(ANSWER)))
+                # Headers a proxy must not relay to the browser.
+                self.send_header("Set-Cookie", "upstream_session=capture; Path=/")
+                self.send_header("X-Upstream-Only", "capture")
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(ANSWER)

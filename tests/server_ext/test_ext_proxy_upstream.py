@@ -126,7 +126,12 @@ def test_only_the_proxys_own_key_reaches_the_tracking_server(proxied) -> None:
     }
     api = jupyter.url("labtrack/api/v1/")
     # By cookie (as JupyterLab does) …
-    assert browser.get(api + "projects", headers=browser_headers, timeout=10).status_code == 200
+    listed = browser.get(api + "projects", headers=browser_headers, timeout=10)
+    assert listed.status_code == 200
+    # Back to the browser: none of the tracking server's own headers, and Jupyter's no-sniff + CSP.
+    assert "upstream_session" not in listed.headers.get("Set-Cookie", "") and "X-Upstream-Only" not in listed.headers
+    assert listed.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'none'" in listed.headers["Content-Security-Policy"]
     assert browser.post(api + "projects", json={"name": "p"}, headers=browser_headers, timeout=10).status_code == 200
     assert browser.delete(api + "projects/x", headers=browser_headers, timeout=10).status_code == 200
     # … and by Jupyter token in the browser's own Authorization header.
