@@ -55,13 +55,14 @@ def test_notebook_kernel_survives_and_tasks_complete(scripts, monkeypatch) -> No
 
 
 def _abort_third_task(scripts, nb) -> None:
-    """From outside the kernel: once the third task reports, ask the server to stop it."""
+    """From outside the kernel: once the third task reports, stop it (forced: the server marks it
+    stopped at once, as the UI's abort may; the kernel learns it from its next heartbeat)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         text = _outputs(nb.cells[6])
         if text.startswith("TASK3"):
             task_id = text.split()[1]
             if scripts.get(f"/tasks/{task_id}")["last_iteration"]:
-                scripts.post(f"/tasks/{task_id}/stop")
+                scripts.post(f"/tasks/{task_id}/stop", {"force": True})
                 return
         time.sleep(0.1)

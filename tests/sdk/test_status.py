@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import signal
+import time
+
+import pytest
 
 from tests.sdk.conftest import task_id_from, wait_for
 
@@ -69,6 +72,36 @@ except KeyboardInterrupt:
     assert task["status"] == "stopped"
     its, _ = scripts.series(task_id, "x", "y")
     assert its == list(range(len(its)))  # everything reported before the abort arrived, once
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["stop-request", "forced-stop"])
+def test_abort_is_seen_within_a_heartbeat_while_data_flows(scripts, force) -> None:
+    """A forced stop (the server marks the task stopped at once) shows only in heartbeat answers:
+    they must keep coming while events flow, and the script must still end within one."""
+    code = START.format(name="abort-timed") + """
+log = task.get_logger()
+try:
+    for i in range(3000):
+        log.report_scalar("x", "y", i, i)
+        time.sleep(0.01)
+except KeyboardInterrupt:
+    print("INTERRUPTED at", i, flush=True)
+    raise
+print("NOT INTERRUPTED", flush=True)
+"""
+    proc = scripts.start(code)  # heartbeat every 0.5 s (conftest), flush every 0.2 s
+    task_id = task_id_from(proc.stdout.readline())
+    wait_for(lambda: (scripts.get(f"/tasks/{task_id}")["last_iteration"] or 0) > 50, what="first points")
+    scripts.post(f"/tasks/{task_id}/stop", {"force": force})
+    asked = time.monotonic()
+    out, err = proc.communicate(timeout=60)
+    took = time.monotonic() - asked
+    assert "INTERRUPTED at" in out, out + err
+    assert took < 5.0, f"the script ended {took:.1f}s after the stop (heartbeat 0.5 s)"
+    task = scripts.get(f"/tasks/{task_id}")
+    assert task["status"] == "stopped", task
+    its, _ = scripts.series(task_id, "x", "y")
+    assert its == list(range(len(its))) and len(its) > 50
 
 
 def test_with_block_marks_failure_and_mark_completed_keeps_process(scripts) -> None:
