@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from labtrack.server.errors import Invalid
+
 
 def new_id() -> str:
     """A fresh 32-hex-character id."""
@@ -25,17 +27,78 @@ def dumps(value: Any, field: str = "body") -> str:
     """Compact JSON text for a stored JSON column (non-finite floats become null).
 
     Raises:
-        Invalid: the value holds something JSON can't carry faithfully (an integer past 64 bits).
+        Invalid: the value holds something JSON can't carry faithfully (a lone UTF-16 surrogate,
+            an integer past 64 bits, nesting deeper than the encoder allows).
     """
     try:
         return orjson.dumps(value).decode()
     except TypeError as exc:
-        from labtrack.server.errors import Invalid
-
+        path = lone_surrogate_path(value)
+        if path is not None:
+            raise surrogate_error(["body", field, *path]) from None
         raise Invalid(
-            f"{field} holds a value that can't be stored as JSON ({exc}); integers must fit in 64 bits.",
+            f"{field} holds a value that can't be stored as JSON ({exc}): integers must fit in 64 bits "
+            f"and objects may nest at most {MAX_STORED_DEPTH} levels.",
             [{"loc": ["body", field], "msg": str(exc)}],
         ) from None
+
+
+# orjson's encoder refuses deeper nesting, so a stored JSON column can't hold more.
+MAX_STORED_DEPTH = 254
+
+
+def _bad_text(text: str) -> bool:
+    """Whether a str can't be encoded as UTF-8: it holds a lone UTF-16 surrogate (as a JSON
+    `\\udce9` escape decodes to in Python's json module)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def lone_surrogate_path(value: Any) -> list[Any] | None:
+    """The path (keys and indexes) to the first str in a decoded JSON value that UTF-8 can't hold,
+    or None when all text is valid. orjson checks the common, clean case in C; only a value it
+    refuses is walked in Python (iteratively, so depth costs no recursion)."""
+    try:
+        orjson.dumps(value)
+        return None
+    except TypeError:
+        pass  # a surrogate, or something else (a huge integer, deep nesting): look
+    stack: list[tuple[Any, list[Any]]] = [(value, [])]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if _bad_text(item):
+                return path
+        elif isinstance(item, dict):
+            for key, child in reversed(list(item.items())):
+                if isinstance(key, str) and _bad_text(key):
+                    return [*path, key]
+                stack.append((child, [*path, key]))
+        elif isinstance(item, list):
+            stack.extend((child, [*path, index]) for index, child in reversed(list(enumerate(item))))
+    return None
+
+
+def surrogate_error(loc: list[Any]) -> Invalid:
+    """The 422 for text that holds a lone UTF-16 surrogate at `loc`."""
+    where = ".".join(str(part).encode("utf-8", "backslashreplace").decode() for part in loc)
+    return Invalid(
+        f"{where} holds a lone UTF-16 surrogate (such as \\udce9), which is not valid Unicode text: "
+        "send UTF-8 text, replacing or dropping characters that can't be encoded.",
+        [{"loc": [_printable(part) for part in loc], "msg": "lone surrogate"}],
+    )
+
+
+def _printable(part: Any) -> Any:
+    """A location part the JSON error body can carry (a key with a surrogate is escaped)."""
+    if isinstance(part, str) and _bad_text(part):
+        return part.encode("utf-8", "backslashreplace").decode()
+    return part
 
 
 def loads(text: str | None, default: Any = None) -> Any:
@@ -54,8 +117,6 @@ def iso(ts: float | None) -> str | None:
 
 def parse_time(value: Any, field: str) -> float:
     """A request time (ISO 8601 string or Unix seconds) → Unix seconds; raises ValueError with the field."""
-    from labtrack.server.errors import Invalid
-
     if isinstance(value, bool):
         raise Invalid(f"{field} must be an ISO 8601 time or Unix seconds.", [{"loc": [field], "msg": "not a time"}])
     if isinstance(value, (int, float)):

@@ -14,24 +14,43 @@ from typing import Any
 import orjson
 
 from labtrack.server.errors import BadRequest, Invalid, TooLarge
-from labtrack.server.util import dumps
+from labtrack.server.util import MAX_STORED_DEPTH, dumps, lone_surrogate_path, surrogate_error
 
 MAX_ITERATION = 2**62
 MAX_NAME = 500
 STREAMS = ("stdout", "stderr")
+# The deepest JSON the ingest path stores (a figure or table); deeper bodies are refused.
+MAX_DEPTH = MAX_STORED_DEPTH
 _NUMBER_TYPES = {int, float}
 
 
-def loads_lenient(data: bytes | str) -> Any:
-    """Parse JSON; the non-standard NaN/Infinity literals are accepted (our NaN policy)."""
+def loads_lenient(data: bytes | str, loc: tuple[Any, ...] = ("body",)) -> Any:
+    """Parse JSON; the non-standard NaN/Infinity literals are accepted (our NaN policy).
+
+    Raises:
+        BadRequest: not JSON, or nested too deeply to parse.
+        Invalid: text holding a lone UTF-16 surrogate (`loc` prefixes where it was found).
+    """
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        # orjson rejects NaN/Infinity; the stdlib accepts them. Only the rare batch pays for it.
-        try:
-            return json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"The body is not valid JSON: {exc}. Send a JSON object, array or NDJSON.") from None
+        pass
+    # orjson rejects NaN/Infinity, which the stdlib accepts; only the rare batch pays for this.
+    # orjson also rejects what the stdlib would let through and we must not: lone surrogates
+    # (`"\\udce9"` decodes to a str no database can encode) and runaway nesting.
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise BadRequest(
+            "The body nests arrays or objects too deeply to parse: events are flat objects, so send "
+            "a batch that nests at most a few hundred levels.", {"max_depth": MAX_DEPTH},
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}. Send a JSON object, array or NDJSON.") from None
+    path = lone_surrogate_path(value)
+    if path is not None:
+        raise surrogate_error([*loc, *path])
+    return value
 
 
 @dataclass
@@ -63,9 +82,9 @@ def parse_body(body: bytes, content_type: str, idempotency_key: str | None) -> t
         for number, line in enumerate(body.splitlines(), start=1):
             if line.strip():
                 try:
-                    raw.append(loads_lenient(line))
-                except BadRequest:
-                    raise BadRequest(f"NDJSON line {number} is not valid JSON.", {"line": number}) from None
+                    raw.append(loads_lenient(line, ("body", "events", len(raw))))
+                except BadRequest as exc:
+                    raise BadRequest(f"NDJSON line {number}: {exc.message}", {"line": number}) from None
         return _check_batch_id(idempotency_key), raw
     data = loads_lenient(body)
     if isinstance(data, list):
@@ -91,6 +110,12 @@ def _check_batch_id(batch_id: Any) -> str | None:
     if not isinstance(batch_id, str) or not 1 <= len(batch_id) <= 200:
         raise Invalid("batch_id must be a string of 1-200 characters.", [{"loc": ["body", "batch_id"], "msg": "bad batch id"}])
     return batch_id
+
+
+def _brief(value: Any) -> str:
+    """A client's value quoted in a message, cut short (it may be megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _fail(index: int, name: str, message: str) -> Invalid:
@@ -176,9 +201,10 @@ def validate_events(raw: list[Any], *, task_id: str, received: float, max_points
         if not isinstance(ev, dict):
             raise _fail(index, "type", "each event must be a JSON object with a 'type'.")
         kind = ev.get("type")
-        allowed = _FIELDS.get(kind)  # type: ignore[arg-type]
+        # Any JSON value may arrive here; only a str can be a dict key (a list or object is unhashable).
+        allowed = _FIELDS.get(kind) if isinstance(kind, str) else None
         if allowed is None:
-            raise _fail(index, "type", f"unknown event type {kind!r}; use one of {', '.join(_FIELDS)}.")
+            raise _fail(index, "type", f"unknown event type {_brief(kind)}; use one of {', '.join(_FIELDS)}.")
         extra = set(ev) - allowed
         if extra:
             raise _fail(index, sorted(extra)[0], f"unknown field(s) {sorted(extra)} for a '{kind}' event.")
