@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from labtrack.server_ext.lab import add_lab_arguments
+
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labtrack", description="Experiment tracking inside JupyterLab.")
@@ -36,9 +38,10 @@ def _build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--all", action="store_true", help="replay every spool folder whose process has ended")
 
     lab = sub.add_parser("lab", help="start JupyterLab with the embedded tracking server")
-    lab.add_argument("--port", type=int, default=8888)
-    lab.add_argument("--notebook-dir", default=None)
-    lab.add_argument("--no-browser", action="store_true")
+    add_lab_arguments(lab)
+
+    examples = sub.add_parser("examples", help="copy the example notebooks into a folder (never over your files)")
+    examples.add_argument("folder", nargs="?", default=".", help="where to copy them (default: the current folder)")
     return parser
 
 
@@ -64,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         from labtrack.server_ext.lab import run_lab
 
         return run_lab(args)
+    if args.command == "examples":
+        from labtrack.bundled_examples import examples_command
+
+        return examples_command(args)
     return 2
 
 

@@ -142,3 +142,75 @@ def test_bad_artifact_names_are_refused_with_a_clear_message(tmp_path, monkeypat
     finally:
         task._owned = False
         task.close()
+
+
+@pytest.mark.parametrize("status, later", [(500, True), (502, True), (503, True), (504, True), (401, True),
+                                           (403, True), (408, True), (429, True), (400, False), (404, False),
+                                           (409, False), (413, False), (422, False)])
+def test_which_answers_mean_later_and_which_mean_never(status, later) -> None:
+    from labtrack.sdk.errors import api_error_for, retry_later
+
+    assert retry_later(api_error_for(status, "x", "m")) is later
+
+
+def test_retry_after_is_read_as_seconds_or_a_date() -> None:
+    import email.utils
+    import time
+
+    from labtrack.sdk.errors import parse_retry_after
+
+    assert parse_retry_after("3") == 3.0 and parse_retry_after(None) is None and parse_retry_after("soon") is None
+    in_ten = parse_retry_after(email.utils.formatdate(time.time() + 10, usegmt=True))
+    assert in_ten is not None and 7 < in_ten <= 10
+
+
+def test_names_are_checked_once_per_series_and_repaired(monkeypatch) -> None:
+    from labtrack.sdk import logger as logger_module
+
+    checked = []
+    real = logger_module.clean_name
+    monkeypatch.setattr(logger_module, "clean_name", lambda v, *a, **k: checked.append(v) or real(v, *a, **k))
+    logger = Logger(_FakeTask())  # type: ignore[arg-type]
+    for i in range(1000):
+        logger.report_scalar("a\udce9", "b", i, i)
+        logger.report_scalar(7, "", i, i)
+    assert checked == ["a\udce9", "b", 7, ""]  # the fast path never checks again
+    events = {(e["metric"], e["variant"]): e["iterations"] for e in logger.drain()}
+    assert events == {("a\ufffd", "b"): list(range(1000)), ("7", ""): list(range(1000))}
+
+
+def test_points_the_server_would_refuse_are_dropped_not_their_batch() -> None:
+    logger = Logger(_FakeTask())  # type: ignore[arg-type]
+    for i in (0, -1, 1, 2**63 - 1, 2):
+        logger.report_scalar("m", "v", float(i), i)
+    (event,) = logger.drain()
+    assert event["iterations"] == [0, 1, 2] and len(event["times"]) == 3
+
+
+def test_encoder_repairs_lone_surrogates_anywhere() -> None:
+    from labtrack.sdk.encoding import dumps, loads
+
+    op = {"op": "patch", "body": {"hyperparams": {"Args\udc80": {"x": {"value": "a\ud800b", "type": "str"}}}}}
+    assert loads(dumps(op)) == {"op": "patch", "body": {"hyperparams": {"Args\ufffd": {
+        "x": {"value": "a\ufffdb", "type": "str"}}}}}
+    with pytest.raises(TypeError):
+        dumps({"a": {1, 2}})  # no repair helps a set
+
+
+def test_an_operation_that_cannot_be_sent_is_set_aside_and_what_follows_arrives(tracking_server, tmp_path) -> None:
+    """Not the server's refusal, not the network: a value JSON cannot hold. It must not block the queue."""
+    from labtrack.sdk.spool import SessionFolder, loads
+
+    client = ApiClient(tracking_server.url, tracking_server.api_key)
+    task_id = client.post("/tasks", json={"name": "stuck", "project_name": "sdk/units"})["id"]
+    sender = transport.Sender(client, task_id, tmp_path / "spool", interval=0.05)
+    sender.start()
+    sender.enqueue({"op": "patch", "body": {"comment": {1, 2}}})
+    sender.enqueue({"op": "events", "batch_id": "after-1", "events": [
+        {"type": "scalars", "metric": "m", "variant": "v", "iterations": [0, 1], "values": [1.0, 2.0]}]})
+    report = sender.close(timeout=20)
+    assert report and "refused 1 operation(s)" in report, report
+    page = client.get(f"/tasks/{task_id}/scalars", params={"metric": "m", "variant": "v"})
+    assert page["iterations"] == [0, 1]
+    (kept,) = SessionFolder(tmp_path / "spool").rejected_dir.glob("*.json")
+    assert "could not be sent: TypeError" in loads(kept.read_bytes())["reason"]

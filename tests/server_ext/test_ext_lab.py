@@ -46,8 +46,9 @@ def test_labtrack_lab_starts_jupyterlab_with_the_embedded_server(tmp_path: Path)
         "JUPYTER_RUNTIME_DIR": str(state / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(state / "ws"),
     })
     log = open(tmp_path / "lab.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "labtrack", "lab", "--no-browser", f"--port={port}"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    workspace = home / "data" / "workspace"
+    proc = subprocess.Popen([sys.executable, "-m", "labtrack", "lab", "--no-browser", f"--port={port}",
+                             f"--notebook-dir={workspace}"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base, headers = f"http://127.0.0.1:{port}/", {"Authorization": f"token {token}"}
     try:
         deadline = time.monotonic() + 90
@@ -58,7 +59,6 @@ def test_labtrack_lab_starts_jupyterlab_with_the_embedded_server(tmp_path: Path)
                     break
             except requests.RequestException:
                 time.sleep(0.3)
-        workspace = home / "data" / "workspace"
         assert (workspace / "quickstart.ipynb").is_file()
         config = requests.get(base + "labtrack/config", headers=headers, timeout=10).json()
         assert config["connected"] and config["embedded"], config
