@@ -209,7 +209,7 @@ class EventService:
     def _read_series(conn, found, metric, variant, start, end, limit, cursor, buckets) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         if buckets is not None:
             out: dict[str, Any] = {"metric": metric, "variant": variant, "buckets": buckets, "iterations": [],
-                                   "values": [], "min": [], "max": [], "count": []}
+                                   "values": [], "times": [], "min": [], "max": [], "count": []}
             if found is None:
                 return out
             lo, hi = event_store.iteration_range(conn, found["id"])
@@ -222,8 +222,10 @@ class EventService:
             groups = _downsample(conn, found["id"], lo, hi, buckets)
             lasts = event_store.values_at(conn, found["id"], [g[4] for g in groups])
             for _bucket, count, vmin, vmax, last_it in groups:
+                value, time = lasts.get(last_it, (None, None))
                 out["iterations"].append(last_it)
-                out["values"].append(lasts.get(last_it))
+                out["values"].append(value)
+                out["times"].append(time)  # when the bucket's last point was reported (time axes)
                 out["min"].append(vmin)
                 out["max"].append(vmax)
                 out["count"].append(int(count))

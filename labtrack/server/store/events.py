@@ -94,19 +94,20 @@ def bucket_blocks(
     return [tuple(r) for r in conn.execute(query)]
 
 
-def values_at(conn: Connection, series_id: int, iterations: list[int]) -> dict[int, float | None]:
-    """The value stored last at each given iteration (the `last` of a bucket)."""
-    out: dict[int, float | None] = {}
+def values_at(conn: Connection, series_id: int, iterations: list[int]) -> dict[int, tuple[float | None, float]]:
+    """(value, time) of the point stored last at each given iteration (the `last` of a bucket)."""
+    out: dict[int, tuple[float | None, float]] = {}
     if not iterations:
         return out
     if conn.dialect.name == "postgresql":
         # One index probe per iteration: a plan that stays right before the table has statistics.
         rows = conn.exec_driver_sql(
-            "SELECT it, (SELECT value FROM scalars s WHERE s.series_id = %s::bigint AND s.iteration = it "
-            "ORDER BY s.id DESC LIMIT 1) FROM unnest(%s::bigint[]) AS it",
-            (series_id, list(iterations)),
+            "SELECT it, p.value, p.time FROM unnest(%s::bigint[]) AS it CROSS JOIN LATERAL "
+            "(SELECT value, time FROM scalars s WHERE s.series_id = %s::bigint AND s.iteration = it "
+            "ORDER BY s.id DESC LIMIT 1) AS p",
+            (list(iterations), series_id),
         )
-        return {r[0]: r[1] for r in rows}
+        return {r[0]: (r[1], r[2]) for r in rows}
     c = scalars.c
     for chunk_start in range(0, len(iterations), 500):
         chunk = iterations[chunk_start:chunk_start + 500]
@@ -116,8 +117,8 @@ def values_at(conn: Connection, series_id: int, iterations: list[int]) -> dict[i
             .group_by(c.iteration)
             .subquery()
         )
-        rows = conn.execute(select(c.iteration, c.value).join(newest, c.id == newest.c.id))
-        out.update({r[0]: r[1] for r in rows})
+        rows = conn.execute(select(c.iteration, c.value, c.time).join(newest, c.id == newest.c.id))
+        out.update({r[0]: (r[1], r[2]) for r in rows})
     return out
 
 
