@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["_jupyter_server_extension_points"]
+from labtrack import __version__
+
+# `jupyter server extension list` shows the module's __version__ (blank without one).
+__all__ = ["__version__", "_jupyter_server_extension_points"]
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

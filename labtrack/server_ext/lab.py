@@ -1,7 +1,8 @@
 """`labtrack lab` (what `make lab` runs): JupyterLab with labtrack, opened on the quickstart notebook.
 
-The examples are copied into a workspace folder (never over a file the user already has) and
-JupyterLab starts there with the labtrack server extension enabled, which starts the embedded
+JupyterLab serves the current folder (or `--notebook-dir`), as `jupyter lab` does; the example
+notebooks that ship with the package are copied into it when missing (never over a file the user
+already has) and it starts with the labtrack server extension enabled, which starts the embedded
 tracking server when nothing else is configured.
 """
 
@@ -9,42 +10,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
-from labtrack import paths
+from labtrack.bundled_examples import QUICKSTART, copy_examples, examples_dir
 
-QUICKSTART = "quickstart.ipynb"
+# The name the workspace step had before the examples moved into the package.
+prepare_workspace = copy_examples
 
-
-def examples_dir() -> Path | None:
-    """The source checkout's examples/ folder (it is not part of an installed wheel)."""
-    candidate = Path(__file__).resolve().parents[2] / "examples"
-    return candidate if (candidate / QUICKSTART).is_file() else None
+__all__ = ["add_lab_arguments", "lab_command", "prepare_workspace", "run_lab"]
 
 
-def prepare_workspace(workspace: Path, examples: Path | None) -> list[Path]:
-    """Copy the example notebooks and data into `workspace`; return the files copied.
-
-    Existing files are left alone: the user may have edited their copy of the quickstart.
-    """
-    workspace.mkdir(parents=True, exist_ok=True)
-    copied: list[Path] = []
-    if examples is None:
-        return copied
-    for source in sorted(examples.rglob("*")):
-        relative = source.relative_to(examples)
-        # The generator scripts and caches are for developers, not for the workspace.
-        if not source.is_file() or source.name.startswith("make_") or "__pycache__" in relative.parts:
-            continue
-        target = workspace / relative
-        if target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
-        copied.append(target)
-    return copied
+def add_lab_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `labtrack lab`, each with the help text `labtrack lab --help` shows."""
+    parser.add_argument("--port", type=int, default=8888, metavar="PORT",
+                        help="port for JupyterLab on 127.0.0.1 (default: %(default)s)")
+    parser.add_argument("--notebook-dir", default=None, metavar="DIR",
+                        help="folder JupyterLab serves; the example notebooks are copied into it when "
+                             "missing, never over your files (default: the current folder)")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="do not open a web browser; open the URL JupyterLab prints yourself")
 
 
 def lab_command(workspace: Path, port: int, open_browser: bool) -> list[str]:
@@ -66,16 +51,14 @@ def lab_command(workspace: Path, port: int, open_browser: bool) -> list[str]:
 
 def run_lab(args: argparse.Namespace) -> int:
     """Entry point of `labtrack lab`; replaces this process with JupyterLab (so Ctrl-C reaches it)."""
-    workspace = Path(args.notebook_dir).expanduser().resolve() if args.notebook_dir else paths.data_dir() / "workspace"
+    workspace = Path(args.notebook_dir or os.getcwd()).expanduser().resolve()
     try:
-        copied = prepare_workspace(workspace, examples_dir())
+        copied = copy_examples(workspace, examples_dir())
     except OSError as exc:
-        print(f"labtrack lab: cannot prepare the workspace {workspace}: {exc}\n"
+        print(f"labtrack lab: cannot copy the examples into {workspace}: {exc}\n"
               "Pick another folder with --notebook-dir.", file=sys.stderr)
         return 2
-    print(f"labtrack lab: workspace {workspace}" + (f" ({len(copied)} example files copied)" if copied else ""))
-    if examples_dir() is None:
-        print("labtrack lab: the example notebooks come with the source checkout; none found here.")
+    print(f"labtrack lab: serving {workspace}" + (f" ({len(copied)} example files copied)" if copied else ""))
     cmd = lab_command(workspace, args.port, open_browser=not args.no_browser)
     sys.stdout.flush()
     os.chdir(workspace)

@@ -1,0 +1,66 @@
+"""The example notebooks: where they are, and copying them into a user's folder.
+
+An installed wheel carries them as `labtrack/examples/` (hatch_build.py puts the files of the
+checkout's examples/ there, without the `make_*` generators); a source checkout has them in
+examples/ beside the package. The one invariant of copying: a file the user already has is never
+overwritten, because it may hold their edits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+QUICKSTART = "quickstart.ipynb"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def examples_dir() -> Path | None:
+    """The folder holding the example notebooks: the installed package's, else the checkout's."""
+    for candidate in (_PACKAGE_DIR / "examples", _PACKAGE_DIR.parent / "examples"):
+        if (candidate / QUICKSTART).is_file():
+            return candidate
+    return None
+
+
+def copy_examples(target: Path, examples: Path | None) -> list[Path]:
+    """Copy the example files into `target` (created if needed); return the files copied.
+
+    Generator scripts (`make_*`) and caches are for developers and stay behind.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    copied: list[Path] = []
+    if examples is None:
+        return copied
+    for source in sorted(examples.rglob("*")):
+        relative = source.relative_to(examples)
+        if not source.is_file() or source.name.startswith("make_") or "__pycache__" in relative.parts:
+            continue
+        destination = target / relative
+        if destination.exists():
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination)
+        copied.append(destination)
+    return copied
+
+
+def examples_command(args: argparse.Namespace) -> int:
+    """`labtrack examples [FOLDER]`: copy the example notebooks there (default: the current folder)."""
+    target = Path(args.folder).expanduser().resolve()
+    source = examples_dir()
+    if source is None:
+        print("labtrack examples: this installation has no example notebooks", file=sys.stderr)
+        return 1
+    try:
+        copied = copy_examples(target, source)
+    except OSError as exc:
+        print(f"labtrack examples: cannot copy into {target}: {exc}", file=sys.stderr)
+        return 2
+    for path in copied:
+        print(f"copied {path}")
+    if not copied:
+        print(f"labtrack examples: {target} already has every example (nothing overwritten)")
+    return 0
