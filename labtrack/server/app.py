@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
+import time
 from typing import Any, AsyncIterator
 
+import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
@@ -26,14 +29,14 @@ from labtrack.server.api.common import OrjsonResponse, Services, current_user
 from labtrack.server.api.headers import SecurityHeadersMiddleware
 from labtrack.server.api.ingest_route import EventIngestMiddleware
 from labtrack.server.auth import KeyService
-from labtrack.server.errors import LabtrackError
+from labtrack.server.errors import LabtrackError, Unavailable
 from labtrack.server.services.artifacts import ArtifactService
 from labtrack.server.services.events import EventService
 from labtrack.server.services.projects import ProjectService
 from labtrack.server.services.tasks import TaskService
 from labtrack.server.settings import Settings
 from labtrack.server.storage import FsspecStorage
-from labtrack.server.store.db import Database, upgrade
+from labtrack.server.store.db import Database, unavailable_from, upgrade
 
 log = logging.getLogger("labtrack.server")
 API_PREFIX = "/api/v1"
@@ -41,7 +44,7 @@ API_PREFIX = "/api/v1"
 
 def build_services(settings: Settings) -> Services:
     """Open the store and storage and build the services (migrating first when configured)."""
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, busy_timeout=settings.sqlite_busy_timeout)
     if settings.migrate_on_start:
         upgrade(db)
     storage = FsspecStorage(settings.artifacts_url)
@@ -79,7 +82,24 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LabtrackError)
     async def domain_error(_request: Request, exc: LabtrackError) -> OrjsonResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, Unavailable):
+            headers = {"Retry-After": str(exc.retry_after)}
         return _error(exc.status, exc.code, exc.message, exc.details, headers)
+
+    last_outage_log = [0.0]
+
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(psycopg.Error)
+    async def database_error(request: Request, exc: Exception) -> OrjsonResponse:
+        # A database that can't be reached or is locked is "retry later" (503), not a bug (500).
+        unavailable = unavailable_from(exc)
+        if unavailable is None:
+            return await unexpected(request, exc)
+        if time.monotonic() - last_outage_log[0] > 10:  # one line per outage burst, not per request
+            last_outage_log[0] = time.monotonic()
+            log.warning("database unavailable, answering 503: %s", str(getattr(exc, "orig", exc)).strip()[:300])
+        return await domain_error(request, unavailable)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> OrjsonResponse:

@@ -92,3 +92,18 @@ class Invalid(LabtrackError):
 
     def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message, {"errors": errors or []})
+
+
+class Unavailable(LabtrackError):
+    """The server can't do its work right now (its database is unreachable or busy): retry later.
+
+    Not a client mistake and not a bug: clients keep the request and send it again after
+    `retry_after` seconds (the `Retry-After` header).
+    """
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None, *, retry_after: int = 2) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after

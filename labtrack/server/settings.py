@@ -42,6 +42,8 @@ class Settings:
     max_artifact_bytes: int = 5 * 1024**3
     max_batch_points: int = 100_000
     max_body_bytes: int = 256 * 1024**2
+    # Seconds a SQLite writer waits for another process's write lock before answering 503.
+    sqlite_busy_timeout: float = 60.0
     bootstrap_key: str | None = None
     bootstrap_user: str = field(default_factory=_default_user)
     migrate_on_start: bool = True

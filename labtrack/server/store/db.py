@@ -8,16 +8,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
-from labtrack.server.errors import BadRequest
+from labtrack.server.errors import BadRequest, Unavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _PG_LOCK_ID = 0x1AB7AC  # advisory lock id: only one replica migrates at a time
-_BUSY_TIMEOUT_MS = 60_000  # how long a SQLite writer waits for another process's write lock
+BUSY_TIMEOUT = 60.0  # default seconds a SQLite writer waits for another process's write lock
+_PG_CONNECT_TIMEOUT = 10  # seconds: an unreachable host is a quick 503, not a request that hangs
+# SQLite result codes (the low byte of an extended code) that mean "not now" rather than a bug:
+# BUSY, LOCKED, IOERR, FULL, CANTOPEN, PROTOCOL.
+_SQLITE_TRANSIENT = {5, 6, 10, 13, 14, 15}
 
 
 class WriteBusy(Exception):
@@ -34,8 +40,9 @@ def normalize_url(url: str) -> str:
 class Database:
     """A store's engines: reads go through `read()`, writes through `write()` (serialized on SQLite)."""
 
-    def __init__(self, url: str, *, pool: bool = True) -> None:
+    def __init__(self, url: str, *, pool: bool = True, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.url = normalize_url(url)
+        self._busy_ms = int(busy_timeout * 1000)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
@@ -44,7 +51,7 @@ class Database:
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            kwargs: dict = {"connect_args": {"timeout": 60, "check_same_thread": False}}
+            kwargs: dict = {"connect_args": {"timeout": busy_timeout, "check_same_thread": False}}
             # Enough connections for the request thread pool, so a burst waits on SQLite, not the pool.
             kwargs.update({"poolclass": NullPool} if not pool else {"pool_size": 20, "max_overflow": 30})
             self.engine = create_engine(self.url, **kwargs)
@@ -53,10 +60,13 @@ class Database:
             kwargs = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
             if not pool:
                 kwargs = {"poolclass": NullPool}
+            if "connect_timeout" not in parsed.query:
+                kwargs["connect_args"] = {"connect_timeout": _PG_CONNECT_TIMEOUT}
             self.engine = create_engine(self.url, **kwargs)
 
-    @staticmethod
-    def _setup_sqlite(engine: Engine) -> None:
+    def _setup_sqlite(self, engine: Engine) -> None:
+        busy_ms = self._busy_ms
+
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
             # Let us issue BEGIN ourselves (pysqlite's implicit transactions defer locks badly).
@@ -67,7 +77,7 @@ class Database:
             # crash or power loss can drop the last commits.
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.execute("PRAGMA cache_size=-65536")
             cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
@@ -118,11 +128,18 @@ class Database:
                 cursor = dbapi_conn.cursor()  # type: ignore[union-attr]
                 try:
                     if self.dialect == "sqlite":
-                        _begin_immediate(cursor, wait)
+                        _begin_immediate(cursor, wait, self._busy_ms)
                     yield cursor
                     dbapi_conn.commit()  # type: ignore[union-attr]
                 except BaseException as exc:
-                    dbapi_conn.rollback()  # type: ignore[union-attr]
+                    try:
+                        dbapi_conn.rollback()  # type: ignore[union-attr]
+                    except base_error:
+                        # The connection died (the database went away): the pool must not hand it
+                        # out again, and the caller hears about the first error, not this one.
+                        pooled.invalidate()
+                        if not isinstance(exc, base_error):
+                            raise
                     if isinstance(exc, base_error):
                         raise DBAPIError.instance(None, None, exc, base_error, dialect=self.engine.dialect) from exc
                     raise
@@ -139,7 +156,7 @@ class Database:
         self.engine.dispose()
 
 
-def _begin_immediate(cursor: Any, wait: bool) -> None:
+def _begin_immediate(cursor: Any, wait: bool, busy_ms: int) -> None:
     """Take SQLite's write lock; without `wait`, fail with WriteBusy if another process holds it."""
     if wait:
         cursor.execute("BEGIN IMMEDIATE")
@@ -150,7 +167,42 @@ def _begin_immediate(cursor: Any, wait: bool) -> None:
     except sqlite3.OperationalError as exc:
         raise WriteBusy("another process is writing") from exc
     finally:
-        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+
+
+def unavailable_from(exc: BaseException) -> Unavailable | None:
+    """The 503 for a database error that means "can't reach or use the database right now"
+    (connection refused or lost, server shutting down, pool exhausted, SQLite locked past its busy
+    timeout, disk full), or None for an error that is a bug or a bad value."""
+    if isinstance(exc, PoolTimeout):
+        return Unavailable("The server is too busy to take the request (no free database connection): "
+                           "retry in a few seconds.", {"reason": "pool_exhausted"})
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, sqlite3.Error):
+        if _sqlite_transient(orig):
+            return Unavailable(f"The database is busy or unavailable ({orig}): retry in a few seconds.",
+                               {"reason": "database_busy"})
+        return None
+    transient = (OperationalError, InterfaceError)
+    if (isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, transient))) or _is_driver_transient(orig):
+        return Unavailable("The database can't be reached right now: retry in a few seconds.",
+                           {"reason": "database_unreachable"})
+    return None
+
+
+def _sqlite_transient(exc: sqlite3.Error) -> bool:
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return (code & 0xFF) in _SQLITE_TRANSIENT
+    text = str(exc).lower()
+    return any(word in text for word in ("locked", "busy", "unable to open", "disk i/o", "disk is full"))
+
+
+def _is_driver_transient(exc: BaseException | None) -> bool:
+    """A raw psycopg connection-level error (one that escaped SQLAlchemy's wrapping)."""
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 def alembic_config(conn: Connection):  # type: ignore[no-untyped-def]
