@@ -240,12 +240,16 @@ def run_labtrack(n: int, timeout: float) -> dict[str, Any]:
             import requests
 
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
+            while True:
+                if time.monotonic() > deadline:
+                    log.flush()
+                    raise RuntimeError(f"the labtrack server did not answer within 60 s:\n{(home / 'server.log').read_text()[-2000:]}")
                 try:
                     if requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).ok:
                         break
                 except requests.RequestException:
-                    time.sleep(0.2)
+                    pass
+                time.sleep(0.2)
             env = dict(os.environ, HOME=str(home), LABTRACK_HOME=str(home / "client"),
                        LABTRACK_API_URL=f"http://127.0.0.1:{port}", LABTRACK_API_KEY=key)
             return _run_trial(sys.executable, LABTRACK_TRIAL, n, env, timeout)

@@ -71,8 +71,9 @@ class Server:
                 if requests.get(f"{self.api}/health", timeout=1).ok:
                     return
             except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not start within 60 s")
 
     def stop(self) -> None:
         self.proc.terminate()

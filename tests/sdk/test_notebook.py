@@ -33,10 +33,12 @@ def test_notebook_kernel_survives_and_tasks_complete(scripts, monkeypatch) -> No
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(scripts.tmp_path)}})
-    stopper = threading.Thread(target=_abort_third_task, args=(scripts, nb), daemon=True)
+    problems: list[str] = []
+    stopper = threading.Thread(target=_abort_third_task, args=(scripts, nb, problems), daemon=True)
     stopper.start()
     client.execute()
     stopper.join(30)
+    assert not problems, problems
     out = [_outputs(c) for c in nb.cells]
     assert nb.cells[2]["outputs"][0]["ename"] == "ValueError"
     assert "after the error" in out[3] and "CLOSED None" in out[4] and "kernel alive None" in out[8]
@@ -54,7 +56,7 @@ def test_notebook_kernel_survives_and_tasks_complete(scripts, monkeypatch) -> No
     assert scripts.get(f"/tasks/{out[6].split()[1]}")["status"] == "stopped"
 
 
-def _abort_third_task(scripts, nb) -> None:
+def _abort_third_task(scripts, nb, problems: list[str]) -> None:
     """From outside the kernel: once the third task reports, stop it (forced: the server marks it
     stopped at once, as the UI's abort may; the kernel learns it from its next heartbeat)."""
     deadline = time.monotonic() + 120
@@ -66,3 +68,4 @@ def _abort_third_task(scripts, nb) -> None:
                 scripts.post(f"/tasks/{task_id}/stop", {"force": True})
                 return
         time.sleep(0.1)
+    problems.append("the third task reported no point within 120 s, so it was never stopped")

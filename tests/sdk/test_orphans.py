@@ -14,6 +14,7 @@ import psutil
 from labtrack.sdk.orphans import find_orphans, folder_lock
 from labtrack.sdk.owners import owner_alive, owner_marker
 from labtrack.sdk.spool import SessionFolder, loads
+from polling import read_line
 from tests.sdk.conftest import task_id_from, wait_for
 
 DOOMED = """
@@ -55,12 +56,12 @@ def _spooled_iterations(root: Path) -> list[int]:
 def _kill_during_outage(scripts, tracking_server, spool: Path) -> tuple[str, Path]:
     """Run DOOMED: 300 points delivered, the server stops, 500 more spooled, then kill -9."""
     proc = scripts.start(DOOMED, LABTRACK_SPOOL_DIR=str(spool), LABTRACK_REPLAY_ORPHANS="0")
-    task_id = task_id_from(proc.stdout.readline())
-    assert proc.stdout.readline().strip() == "PHASE1"
+    task_id = task_id_from(read_line(proc, what="the TASK line"))
+    assert read_line(proc, what="PHASE1").strip() == "PHASE1"
     tracking_server.stop()
     proc.stdin.write("\n")
     proc.stdin.flush()
-    assert proc.stdout.readline().strip() == "PHASE2"
+    assert read_line(proc, what="PHASE2").strip() == "PHASE2"
     wait_for(lambda: _spooled_iterations(spool)[-1:] == [799], what="the outage's points to reach the spool")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from polling import read_line
 from tests.sdk.conftest import task_id_from, wait_for
 
 LOOP = """
@@ -28,7 +29,7 @@ print("LOOP DONE", flush=True)
 def test_server_restart_mid_loop_every_point_exactly_once(scripts, tracking_server) -> None:
     n = 1500
     proc = scripts.start(LOOP.format(name="outage", n=n, sleep=0.004))
-    task_id = task_id_from(proc.stdout.readline())
+    task_id = task_id_from(read_line(proc, what="the TASK line"))
     wait_for(lambda: (scripts.get(f"/tasks/{task_id}")["last_iteration"] or 0) > 50, what="points before the outage")
     tracking_server.stop()
     time.sleep(2.5)  # the loop keeps reporting while nothing answers
@@ -73,7 +74,7 @@ with open(sys.argv[1], "w") as progress:
     # Heartbeats at their default pace: the sender's cycle is then one events request.
     proc = scripts.start(code, args=[str(progress)], LABTRACK_FLUSH_INTERVAL=str(FLUSH_INTERVAL),
                          LABTRACK_HEARTBEAT_INTERVAL="10")
-    task_id = task_id_from(proc.stdout.readline())
+    task_id = task_id_from(read_line(proc, what="the TASK line"))
 
     def stored() -> int:
         last = scripts.get(f"/tasks/{task_id}")["last_iteration"]
@@ -120,7 +121,7 @@ task.upload_artifact("cfg", {"k": "v"})
 """
     spool = tmp_path / "spool"
     proc = scripts.start(code, LABTRACK_EXIT_TIMEOUT="2", LABTRACK_SPOOL_DIR=str(spool))
-    task_id = task_id_from(proc.stdout.readline())
+    task_id = task_id_from(read_line(proc, what="the TASK line"))
     wait_for(lambda: scripts.get(f"/tasks/{task_id}")["status"] == "in_progress", what="start")
     tracking_server.stop()
     out, err = _finish(proc)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from polling import read_line
 from tests.sdk.conftest import task_id_from, wait_for
 from tests.sdk.flaky_proxy import FlakyProxy
 
@@ -38,7 +39,7 @@ def test_a_server_answering_5xx_for_a_while_loses_nothing(scripts, proxy, tmp_pa
     n = 2500
     proc = scripts.start(LOOP.format(name=f"http-{status}", n=n, sleep=0.004),
                          LABTRACK_API_URL=proxy.url, LABTRACK_SPOOL_DIR=str(spool))
-    task_id = task_id_from(proc.stdout.readline())
+    task_id = task_id_from(read_line(proc, what="the TASK line"))
     wait_for(lambda: (scripts.get(f"/tasks/{task_id}")["last_iteration"] or 0) > 100, what="points before the outage")
     # Longer than the old "5 attempts then give up" (0.25 + 0.5 + 1 + 2 s of backoff).
     proxy.fail_for(8.0, status, retry_after)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from polling import read_line
 from tests.sdk.conftest import task_id_from, wait_for
 
 START = """
@@ -44,8 +45,8 @@ def test_keyboard_interrupt_stops(scripts) -> None:
 
 def test_sigterm_stops(scripts) -> None:
     proc = scripts.start(START.format(name="term") + "print('READY', flush=True)\ntime.sleep(60)\n")
-    task_id = task_id_from(proc.stdout.readline())
-    assert proc.stdout.readline().strip() == "READY"
+    task_id = task_id_from(read_line(proc, what="the TASK line"))
+    assert read_line(proc, what="READY").strip() == "READY"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 128 + signal.SIGTERM
     assert scripts.get(f"/tasks/{task_id}")["status"] == "stopped"
@@ -63,7 +64,7 @@ except KeyboardInterrupt:
     raise
 """
     proc = scripts.start(code)
-    task_id = task_id_from(proc.stdout.readline())
+    task_id = task_id_from(read_line(proc, what="the TASK line"))
     wait_for(lambda: scripts.get(f"/tasks/{task_id}")["last_iteration"], what="first points")
     scripts.post(f"/tasks/{task_id}/stop")
     out, err = proc.communicate(timeout=60)
@@ -90,7 +91,7 @@ except KeyboardInterrupt:
 print("NOT INTERRUPTED", flush=True)
 """
     proc = scripts.start(code)  # heartbeat every 0.5 s (conftest), flush every 0.2 s
-    task_id = task_id_from(proc.stdout.readline())
+    task_id = task_id_from(read_line(proc, what="the TASK line"))
     wait_for(lambda: (scripts.get(f"/tasks/{task_id}")["last_iteration"] or 0) > 50, what="first points")
     scripts.post(f"/tasks/{task_id}/stop", {"force": force})
     asked = time.monotonic()

@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 import requests
+from polling import wait_for
 from server_helpers import Api, error
 
 
@@ -69,12 +69,12 @@ def test_silent_tasks_are_failed_for_lost_contact(server_factory) -> None:
     idle = api.task("never started")["id"]
     for tid in (silent, chatty):
         api.post(f"/tasks/{tid}/start")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        api.post(f"/tasks/{chatty}/heartbeat")
-        if api.get(f"/tasks/{silent}").json()["status"] == "failed":
-            break
-        time.sleep(0.3)
+
+    def silent_failed() -> bool:
+        api.post(f"/tasks/{chatty}/heartbeat")  # the chatty task keeps in touch all along
+        return api.get(f"/tasks/{silent}").json()["status"] == "failed"
+
+    wait_for(silent_failed, timeout=20, interval=0.3, what="the silent task to be failed for lost contact")
     lost = api.get(f"/tasks/{silent}").json()
     assert lost["status"] == "failed" and lost["status_reason"] == "lost contact"
     assert api.get(f"/tasks/{chatty}").json()["status"] == "in_progress"
@@ -107,8 +107,8 @@ def test_kill_9_during_ingest_loses_no_acknowledged_batch(server_factory, backen
 
     thread = threading.Thread(target=sender)
     thread.start()
-    while len(acked) < 20:
-        time.sleep(0.02)
+    wait_for(lambda: len(acked) >= 20 or not thread.is_alive(), interval=0.02, what="20 acknowledged batches")
+    assert len(acked) >= 20, f"the sender stopped after {len(acked)} acknowledged batches: {server.log_tail()}"
     server.kill()
     stop.set()
     thread.join(10)

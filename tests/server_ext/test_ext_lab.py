@@ -8,12 +8,12 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 
 from jupyter_fixtures import clean_env, free_port
+from polling import wait_for
 from labtrack.server_ext.connection import answers_health
 from labtrack.server_ext.lab import lab_command, prepare_workspace
 
@@ -51,14 +51,14 @@ def test_labtrack_lab_starts_jupyterlab_with_the_embedded_server(tmp_path: Path)
                              f"--notebook-dir={workspace}"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base, headers = f"http://127.0.0.1:{port}/", {"Authorization": f"token {token}"}
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
+        def lab_answers() -> bool:
             assert proc.poll() is None, (tmp_path / "lab.log").read_text()
             try:
-                if requests.get(base + "api/status", headers=headers, timeout=2).status_code == 200:
-                    break
+                return requests.get(base + "api/status", headers=headers, timeout=2).status_code == 200
             except requests.RequestException:
-                time.sleep(0.3)
+                return False
+
+        wait_for(lab_answers, timeout=90, interval=0.3, what="`labtrack lab` to answer")
         assert (workspace / "quickstart.ipynb").is_file()
         config = requests.get(base + "labtrack/config", headers=headers, timeout=10).json()
         assert config["connected"] and config["embedded"], config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import nbformat
@@ -81,7 +82,9 @@ def test_the_chart_sends_updates_while_the_cell_is_still_running(tracking_server
         def run(code: str) -> list[dict]:
             msg_id = kc.execute(code)
             messages = []
+            deadline = time.monotonic() + 120  # the cell's messages keep coming: bound the whole cell
             while True:
+                assert time.monotonic() < deadline, f"the cell did not finish within 120 s: {code!r}"
                 msg = kc.get_iopub_msg(timeout=60)
                 messages.append(msg)
                 if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
