@@ -31,6 +31,10 @@ def _build_parser() -> argparse.ArgumentParser:
     create = keys_sub.add_parser("create", help="create an API key and print it once")
     create.add_argument("--user", default=None)
     create.add_argument("--description", default="")
+    create.add_argument(
+        "--role", choices=("admin", "member"), default=None,
+        help="admin keys manage keys; default: admin for a database's first key, member after that",
+    )
     create.add_argument("--db", default=None)
 
     sync = sub.add_parser("sync", help="upload an offline session folder")

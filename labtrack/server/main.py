@@ -105,10 +105,12 @@ def create_key(args: argparse.Namespace) -> int:
 
     url = getattr(args, "db", None) or default_db_url()
     user = getattr(args, "user", None) or Settings.from_env().bootstrap_user
+    description, role = getattr(args, "description", "") or "", getattr(args, "role", None)
     created: dict[str, Any] = {}
-    work = lambda db: created.update(KeyService(db).create(user, getattr(args, "description", "") or ""))  # noqa: E731
+    work = lambda db: created.update(KeyService(db).create(user, description, role))  # noqa: E731
     if code := _with_database("keys create", url, work):
         return code
     print(created["key"])
-    print(f"(key id {created['id']} for user {user!r}; this is the only time the key is shown)", file=sys.stderr)
+    print(f"({created['role']} key id {created['id']} for user {user!r}; this is the only time the key is shown)",
+          file=sys.stderr)
     return 0

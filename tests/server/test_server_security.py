@@ -142,3 +142,125 @@ def test_the_docs_page_gets_only_the_script_it_runs(tracking_server) -> None:
     assert "'unsafe-inline'" not in policy["script-src"] and "'unsafe-eval'" not in policy["script-src"]
     assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
     assert policy["connect-src"] == "'self'"
+
+
+# -- key roles ----------------------------------------------------------------------------------------------
+
+
+def _new_key(admin: Api, user: str, role: str) -> dict:
+    created = admin.post("/keys", json={"user": user, "role": role, "description": f"{role} of {user}"})
+    assert created.status_code == 201, created.text
+    assert created.json()["role"] == role and created.json()["user"] == user
+    return created.json()
+
+
+def test_bootstrap_key_is_admin_and_member_keys_cannot_manage_keys(api: Api, any_tracking_server) -> None:
+    listed = api.get("/keys").json()["items"]
+    assert [k["role"] for k in listed] == ["admin"], listed
+    bob = _new_key(api, "bob", "member")
+    assert api.post("/keys", json={"user": "carol"}).json()["role"] == "member"  # the API's default
+    as_bob = Api(any_tracking_server, bob["key"])
+    for answer in (
+        as_bob.post("/keys", json={"user": "bob", "role": "admin"}),
+        as_bob.post("/keys", json={"user": "mallory"}),
+        as_bob.get("/keys"),
+        as_bob.delete(f"/keys/{listed[0]['id']}"),
+        as_bob.delete(f"/keys/{bob['id']}"),
+    ):
+        body = error(answer, 403, "forbidden")
+        assert "admin key" in body["message"], body
+    # Nothing changed: the member minted nothing and revoked nothing.
+    assert sorted(k["user"] for k in api.get("/keys").json()["items"]) == sorted([listed[0]["user"], "bob", "carol"])
+    error(api.post("/keys", json={"user": "x", "role": "root"}), 422, "invalid")
+    # Everything else works with a member key.
+    assert as_bob.task("member run")["user"] == "bob"
+
+
+def test_the_recorded_user_is_always_the_keys_user(api: Api, any_tracking_server) -> None:
+    bob = Api(any_tracking_server, _new_key(api, "bob", "member")["key"])
+    error(bob.post("/tasks", json={"name": "forged", "project_name": "p", "user": "alice"}), 422, "invalid")
+    tid = bob.task("honest")["id"]
+    error(bob.patch(f"/tasks/{tid}", json={"user": "alice"}), 422, "invalid")
+    assert bob.get(f"/tasks/{tid}").json()["user"] == "bob"
+    assert [t["name"] for t in bob.get("/tasks", params={"user": "alice"}).json()["items"]] == []
+
+
+def test_the_last_admin_key_cannot_be_revoked(api: Api, any_tracking_server) -> None:
+    first = api.get("/keys").json()["items"][0]
+    body = error(api.delete(f"/keys/{first['id']}"), 409, "conflict")
+    assert "last admin key" in body["message"], body
+    second = _new_key(api, "ops", "admin")
+    member = _new_key(api, "bob", "member")
+    assert api.delete(f"/keys/{member['id']}").status_code == 204  # members go whenever an admin says so
+    as_second = Api(any_tracking_server, second["key"])
+    assert as_second.delete(f"/keys/{first['id']}").status_code == 204
+    error(api.get("/keys"), 401, "invalid_key")
+    error(as_second.delete(f"/keys/{second['id']}"), 409, "conflict")
+    assert [k["id"] for k in as_second.get("/keys").json()["items"]] == [second["id"]]
+
+
+def test_two_admins_revoking_each_other_at_once_leave_one(api: Api, any_tracking_server) -> None:
+    """Both see two admins if nothing serializes them; the admin-set lock must leave exactly one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for _round in range(6):
+        a, b = _new_key(api, "a", "admin"), _new_key(api, "b", "admin")
+        # Only a and b are admins now: the bootstrap key steps aside (as the last-but-two it may).
+        boot = next(k for k in api.get("/keys").json()["items"] if k["id"] not in (a["id"], b["id"]) and k["role"] == "admin")
+        as_a, as_b = Api(any_tracking_server, a["key"]), Api(any_tracking_server, b["key"])
+        assert as_a.delete(f"/keys/{boot['id']}").status_code == 204
+        as_a.get("/keys"), as_b.get("/keys")  # warm both keys' cache entries so the race is on the revocation
+        with ThreadPoolExecutor(2) as pool:
+            codes = sorted(f.result().status_code for f in [pool.submit(as_a.delete, f"/keys/{b['id']}"),
+                                                            pool.submit(as_b.delete, f"/keys/{a['id']}")])
+        # 401: the loser's own key was revoked first; 409: it saw itself the last admin. Never two 204s.
+        assert codes in ([204, 401], [204, 409]), codes
+        survivor = as_a if as_a.get("/keys").status_code == 200 else as_b
+        admins = [k for k in survivor.get("/keys").json()["items"] if k["role"] == "admin"]
+        assert len(admins) == 1, admins
+        api = Api(any_tracking_server, a["key"] if survivor is as_a else b["key"])
+
+
+def test_keys_create_cli_role(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = f"sqlite:///{tmp_path / 'keys.db'}"
+    env = dict(os.environ, LABTRACK_HOME=str(tmp_path / "home"))
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        out = subprocess.run([sys.executable, "-m", "labtrack", "keys", "create", "--db", db, *args],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out
+
+    assert "admin key" in cli("--user", "root").stderr  # a database's first key manages keys
+    assert "member key" in cli("--user", "bob").stderr
+    assert "admin key" in cli("--user", "ops", "--role", "admin").stderr
+    assert "member key" in cli("--user", "eve", "--role", "member").stderr
+    bad = subprocess.run([sys.executable, "-m", "labtrack", "keys", "create", "--db", db, "--role", "root"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrading_makes_existing_keys_admin(server_factory, backend: str) -> None:
+    """A database made before roles keeps working: its keys become admin keys."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from labtrack.server.auth import KeyService, hash_key
+    from labtrack.server.store.db import Database, alembic_config, upgrade
+
+    db = Database(server_factory(backend).db_url, pool=False)  # a fresh database; no server runs on it
+    try:
+        with db.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001")
+            conn.execute(text("INSERT INTO api_keys (id, \"user\", description, key_hash, created) "
+                              "VALUES ('k1', 'old', '', :h, 1.0)"), {"h": hash_key("lt_old")})
+        upgrade(db)
+        keys = KeyService(db)
+        assert keys.identify("Bearer lt_old").role == "admin"
+        assert keys.create("next")["role"] == "member"  # an admin exists, so the next key is a member
+    finally:
+        db.dispose()

@@ -43,11 +43,15 @@ class Health(BaseModel):
 class KeyCreate(Strict):
     user: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
+    role: Literal["admin", "member"] = Field(
+        default="member", description="admin keys manage keys; member keys do everything else"
+    )
 
 
 class KeyOut(BaseModel):
     id: str
     user: str
+    role: Literal["admin", "member"]
     description: str = ""
     created: str
 

@@ -43,6 +43,7 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created", Float, nullable=False),
     Column("revoked", Float, nullable=True),
+    Column("role", String(20), nullable=False),  # admin | member (auth.ROLES)
 )
 
 projects = Table(
