@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import stat
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +26,46 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
+# Experiment data is its owner's: every file the server creates is 0600 and every folder 0700.
+PRIVATE_UMASK = 0o077
+
+
+def _sqlite_files(db_url: str) -> list[Path]:
+    """The database file of a SQLite URL with its WAL and shared-memory files (none for other URLs)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return []
+    path = Path(url.database).expanduser()
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """chmod what this user owns and others may read (files made before the umask rule, by older versions)."""
+    try:
+        info = path.stat()
+        if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+            os.chmod(path, mode)
+    except OSError:
+        pass  # missing, or not ours to change: leave it
+
+
+def keep_data_private(settings: Settings) -> None:
+    """Set the umask for everything this process creates, and close up the store it opens.
+
+    The umask covers the database and its WAL/SHM files, artifact and media files and their
+    folders, in this process and in the worker processes it starts. Files of the store that an
+    older version left readable by others are tightened too (the database files and the
+    artifact folder's root, which closes everything below it).
+    """
+    os.umask(PRIVATE_UMASK)
+    for path in _sqlite_files(settings.db_url):
+        _tighten(path, 0o600)
+    if "://" not in settings.artifacts_url or settings.artifacts_url.startswith("file://"):
+        _tighten(Path(settings.artifacts_url.removeprefix("file://")).expanduser(), 0o700)
+
+
 def run_server(args: argparse.Namespace) -> int:
     """Run the tracking server in the foreground until SIGINT/SIGTERM."""
     import uvicorn
@@ -34,6 +76,7 @@ def run_server(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = settings_from_args(args)
+        keep_data_private(settings)
         workers = int(getattr(args, "workers", 1) or 1)
         if workers > 1:
             # Migrate once here; the workers build their apps from the environment.
@@ -76,6 +119,7 @@ def _with_database(command: str, url: str, work: Callable[[Any], None]) -> int:
     """Open and migrate the database at `url`, run `work(db)`, and turn failures into one-line messages."""
     from labtrack.server.store.db import Database, upgrade
 
+    os.umask(PRIVATE_UMASK)  # a database this command creates is private like the server's
     try:
         db = Database(url, pool=False)
         upgrade(db)

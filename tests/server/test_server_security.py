@@ -264,3 +264,67 @@ def test_upgrading_makes_existing_keys_admin(server_factory, backend: str) -> No
         assert keys.create("next")["role"] == "member"  # an admin exists, so the next key is a member
     finally:
         db.dispose()
+
+
+# -- file permissions ---------------------------------------------------------------------------------------
+
+
+def _write_everything(server) -> None:
+    api = Api(server)
+    tid = api.task("private")["id"]
+    batch = {"batch_id": "b", "events": [{"type": "scalar", "metric": "m", "variant": "v", "iteration": 1, "value": 1.0}]}
+    assert api.post(f"/tasks/{tid}/events", json=batch).status_code == 200
+    assert api.put(f"/tasks/{tid}/artifacts/weights", params={"filename": "w.bin"}, data=os.urandom(1000)).status_code == 201
+    assert api.post(f"/tasks/{tid}/media", params={"filename": "s.png"}, data=PNG).status_code == 201
+
+
+def _loose_modes(root: Path) -> list[str]:
+    """Everything under `root` (itself included) that another local user could read or enter."""
+    loose = []
+    for path in [root, *root.rglob("*")]:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            loose.append(f"{path.relative_to(root.parent)} {oct(mode)}")
+    return loose
+
+
+def test_the_server_keeps_its_data_private_whatever_the_umask(tmp_path: Path) -> None:
+    from tests.conftest import TrackingServer
+
+    data = tmp_path / "data"  # made by the server itself: the database's folder and the artifact store
+    server = TrackingServer(db_url=f"sqlite:///{data / 'labtrack.db'}", artifacts=data / "artifacts", home=tmp_path)
+    previous = os.umask(0o022)  # the usual login umask, which the server process inherits
+    try:
+        server.start()
+    finally:
+        os.umask(previous)
+    try:
+        _write_everything(server)
+        names = {p.name for p in data.rglob("*")}
+        assert {"labtrack.db", "labtrack.db-wal", "labtrack.db-shm"} <= names, names
+        assert any(p.suffix == ".png" for p in data.rglob("*")) and any(p.is_file() for p in (data / "artifacts").rglob("*"))
+        assert _loose_modes(data) == []
+    finally:
+        server.stop()
+
+
+def test_the_server_tightens_a_store_left_open_by_an_older_version(tmp_path: Path) -> None:
+    from tests.conftest import TrackingServer
+
+    data = tmp_path / "data"
+    (data / "artifacts").mkdir(parents=True)
+    (data / "labtrack.db").touch()  # an empty file is an empty SQLite database
+    os.chmod(data / "labtrack.db", 0o644)
+    os.chmod(data / "artifacts", 0o755)
+    server = TrackingServer(db_url=f"sqlite:///{data / 'labtrack.db'}", artifacts=data / "artifacts", home=tmp_path)
+    previous = os.umask(0o022)
+    try:
+        server.start()
+    finally:
+        os.umask(previous)
+    try:
+        _write_everything(server)
+        assert _loose_modes(data / "artifacts") == []
+        assert [p for p in data.glob("labtrack.db*") if _loose_modes(p)] == []
+    finally:
+        server.stop()

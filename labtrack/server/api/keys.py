@@ -15,7 +15,9 @@ async def admin_key(request: Request, svc: Services = Depends(services)) -> Iden
     """The caller's identity, if its key is an admin key (403 for a member key)."""
     header = request.headers.get("authorization")
     # The app-level key check ran just before, so this is normally answered from the key cache.
-    identity = svc.keys.cached_identity(header) or await run_in_threadpool(svc.keys.identify, header)
+    identity = svc.keys.cached_identity(header)
+    if identity is None:
+        identity = await run_in_threadpool(svc.keys.identify, header)
     require_admin(identity)
     return identity
 
