@@ -2,40 +2,57 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PG_URL = $(shell scripts/postgres.sh url)
 
-.PHONY: lab test bench install system-deps postgres clean
+.PHONY: lab test bench install install-dev system-deps postgres clean
 
-$(VENV)/.installed: pyproject.toml
+# Two installs, two stamps: `make lab` installs labtrack and what its example needs (the
+# [examples] extra); `make test` adds the test tools (the [dev] extra) on top, without
+# re-installing labtrack. No Node.js needed: hatch_build.py takes node from PyPI when PATH has none.
+$(VENV)/.installed-lab: pyproject.toml hatch_build.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[examples]'
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-lab
+	$(PY) scripts/extra-requirements.py dev > $(VENV)/dev-requirements.txt
+	$(PY) -m pip install -q -r $(VENV)/dev-requirements.txt
 	touch $@
 
 # The lab extension (extension/) is built by the pip install above (hatch-jupyter-builder runs
 # `jlpm install` + `jlpm build:prod`; jlpm comes from the PyPI package jupyter-builder); this
 # rebuilds and re-installs it whenever its sources change after that.
 LABEXT_SOURCES := package.json yarn.lock tsconfig.json $(shell find extension/src extension/style extension/schema -type f 2>/dev/null)
-labtrack/labextension/package.json: $(LABEXT_SOURCES) | $(VENV)/.installed
+labtrack/labextension/package.json: $(LABEXT_SOURCES) | $(VENV)/.installed-lab
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed labtrack/labextension/package.json
+install: $(VENV)/.installed-lab labtrack/labextension/package.json
+
+install-dev: install $(VENV)/.installed-dev
 
 system-deps:
 	scripts/system-deps.sh
 
+# This checkout's test PostgreSQL, left running for running tests by hand
+# (LABTRACK_TEST_PG_URL=$$(scripts/postgres.sh start)); `scripts/postgres.sh stop` stops it.
 postgres:
 	scripts/postgres.sh start
 
-test: install system-deps postgres
-	LABTRACK_TEST_PG_URL=$(PG_URL) $(PY) -m pytest tests
+# with-postgres.sh starts this checkout's PostgreSQL (own folder, free port) unless it runs
+# already, and stops what it started when the suite ends, pass or fail.
+test: install-dev system-deps
+	scripts/with-postgres.sh $(PY) -m pytest tests
 
+# The per-user workspace (LABTRACK_HOME/data/workspace or the platform's data folder), so the
+# checkout's own examples/ is never edited by a run.
+# LAB_ARGS passes options on, e.g. `make lab LAB_ARGS="--no-browser --port 8899"`.
 lab: install
-	$(VENV)/bin/labtrack lab
+	$(VENV)/bin/labtrack lab --notebook-dir "$$($(PY) -c 'from labtrack import paths; print(paths.data_dir() / "workspace")')" $(LAB_ARGS)
 
-bench: install postgres
-	LABTRACK_TEST_PG_URL=$(PG_URL) $(PY) -m bench
+bench: install-dev
+	scripts/with-postgres.sh $(PY) -m bench
 
 clean:
+	scripts/postgres.sh remove
 	rm -rf $(VENV) node_modules labtrack/labextension extension/lib

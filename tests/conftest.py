@@ -21,6 +21,28 @@ import pytest
 import requests
 
 PG_URL_ENV = "LABTRACK_TEST_PG_URL"
+# Seconds the session's servers get, after the last test, to finish shutting down.
+LEFTOVER_GRACE = float(os.environ.get("LABTRACK_TEST_LEFTOVER_GRACE", "15"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_leaves_no_process_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The process table before and after the session: whatever the tests started is gone.
+
+    Autouse at session scope in the root conftest, so it is set up first and checked last, after
+    every other fixture has stopped what it started. Leftovers are stopped, then reported as an
+    error (tests/process_check.py says which processes count as the session's).
+    """
+    from process_check import describe, own_processes, stop_processes, wait_for_exit
+
+    basetemp = tmp_path_factory.getbasetemp()
+    before = own_processes(basetemp)
+    yield
+    left = wait_for_exit(before, basetemp, LEFTOVER_GRACE)
+    if left:
+        report = "\n".join(describe(proc) for proc in left)
+        stop_processes(left)
+        pytest.fail(f"the test session left {len(left)} process(es) running (now stopped):\n{report}", pytrace=False)
 
 
 def free_port() -> int:
