@@ -54,7 +54,7 @@ def build_services(settings: Settings) -> Services:
     projects = ProjectService(db)
     artifacts = ArtifactService(db, storage, settings.max_artifact_bytes)
     tasks = TaskService(db, projects, on_delete=artifacts.delete_task_files)
-    events = EventService(db, settings.max_batch_points)
+    events = EventService(db, settings.max_batch_points, settings.max_console_bytes)
     return Services(settings=settings, db=db, keys=keys, projects=projects, tasks=tasks, events=events, artifacts=artifacts)
 
 

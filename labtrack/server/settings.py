@@ -41,7 +41,10 @@ class Settings:
     lost_contact_timeout: float = 600.0
     max_artifact_bytes: int = 5 * 1024**3
     max_batch_points: int = 100_000
-    max_body_bytes: int = 256 * 1024**2
+    # An event batch's body: larger ones are 413 before they are read (bounds memory per request).
+    max_body_bytes: int = 64 * 1024**2
+    # One console event's text: longer text is stored cut, with a marker saying how much.
+    max_console_bytes: int = 1024**2
     # Seconds a SQLite writer waits for another process's write lock before answering 503.
     sqlite_busy_timeout: float = 60.0
     bootstrap_key: str | None = None

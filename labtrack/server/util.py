@@ -101,6 +101,22 @@ def _printable(part: Any) -> Any:
     return part
 
 
+def cut_text(text: str, max_bytes: int) -> str:
+    """`text` when its UTF-8 form fits in `max_bytes`; otherwise its head and tail around a marker
+    saying how many bytes were cut (the end of a long output is usually what explains it)."""
+    if len(text) * 4 <= max_bytes:  # no str this short can be longer in UTF-8: skip the encode
+        return text
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    keep = max(max_bytes - 64, 0) // 2  # the marker fits in the 64 bytes left
+    # Cutting bytes may split a character at either edge; "ignore" drops its pieces.
+    head = data[:keep].decode("utf-8", "ignore")
+    tail = data[len(data) - keep:].decode("utf-8", "ignore") if keep else ""
+    cut = len(data) - len(head.encode("utf-8")) - len(tail.encode("utf-8"))
+    return f"{head}\n… [cut {cut} bytes] …\n{tail}"
+
+
 def loads(text: str | None, default: Any = None) -> Any:
     """Decode a stored JSON column."""
     if not text:

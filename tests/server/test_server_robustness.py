@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
+from typing import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from server_helpers import Api, error
+
+from labtrack.server.settings import SETTINGS_ENV
 
 # A lone UTF-16 surrogate, written as a JSON escape: valid JSON syntax, but no UTF-8 text can hold it.
 LONE = "\\udce9"
@@ -125,3 +130,133 @@ def test_lone_surrogates_are_refused_everywhere_text_enters(api: Api) -> None:
 def test_deep_nesting_on_a_documented_route_is_400(api: Api) -> None:
     error(_json(api, "post", "/tasks", '{"name": ' + "[" * 100_000), 400, "bad_request")
     error(_json(api, "post", "/projects", '{"name": "p", "description": ' + '{"a":' * 100_000), 400, "bad_request")
+
+
+# -- size caps: console text per event and per answer, the events body -------------------------
+
+MIB = 1024 * 1024
+
+
+def _cut_parts(text: str) -> tuple[str, int, str]:
+    """(head, bytes cut, tail) of a text cut with the marker."""
+    head, rest = text.split("\n… [cut ", 1)
+    number, tail = rest.split(" bytes] …\n", 1)
+    return head, int(number), tail
+
+
+def test_a_huge_console_line_is_stored_cut_with_a_marker(api: Api) -> None:
+    tid = api.task()["id"]
+    line = "head " + "x" * (5 * MIB) + " tail\n"
+    wide = "é" * MIB  # 2 MiB of UTF-8: cut on character boundaries
+    for text in (line, wide):
+        assert api.post(f"/tasks/{tid}/events", json=[{"type": "console", "text": text}]).status_code == 200
+        stored = api.get(f"/tasks/{tid}/console", params={"tail": 1}).json()["items"][0]["text"]
+        assert len(stored.encode()) <= MIB, len(stored)
+        head, cut, tail = _cut_parts(stored)
+        assert text.startswith(head) and text.endswith(tail)
+        assert len(head.encode()) > MIB // 3 and len(tail.encode()) > MIB // 3
+        assert cut == len(text.encode()) - len(head.encode()) - len(tail.encode())
+    # Text at the cap is kept whole.
+    exact = "y" * MIB
+    api.post(f"/tasks/{tid}/events", json=[{"type": "console", "text": exact}])
+    assert api.get(f"/tasks/{tid}/console", params={"tail": 1}).json()["items"][0]["text"] == exact
+
+
+def test_console_answers_hold_bounded_text(api: Api) -> None:
+    tid = api.task()["id"]
+    lines = [f"{i:02d}" + "z" * (MIB - 2) for i in range(10)]  # ten lines of 1 MiB, each at the cap
+    for line in lines:
+        assert api.post(f"/tasks/{tid}/events", json=[{"type": "console", "text": line}]).status_code == 200
+    tail = api.get(f"/tasks/{tid}/console", params={"tail": 10})
+    assert len(tail.content) < 5 * MIB, len(tail.content)
+    assert [item["text"][:2] for item in tail.json()["items"]] == ["06", "07", "08", "09"]  # the newest that fit
+    seen: list[str] = []
+    cursor: str | None = None
+    for _page in range(10):
+        params: dict = {"limit": 10} | ({"after": cursor} if cursor else {})
+        page = api.get(f"/tasks/{tid}/console", params=params)
+        assert len(page.content) < 5 * MIB
+        seen += [item["text"] for item in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == lines, "paging past the byte bound returns every line once, in order"
+    # Small lines page by count as before.
+    tid = api.task()["id"]
+    api.post(f"/tasks/{tid}/events", json=[{"type": "console", "text": f"l{i}\n"} for i in range(7)])
+    page = api.get(f"/tasks/{tid}/console", params={"limit": 5}).json()
+    assert len(page["items"]) == 5 and page["next_cursor"] == str(page["items"][-1]["seq"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_one_line_longer_than_an_answer_comes_back_cut(server_factory, monkeypatch, backend: str) -> None:
+    """A line stored before console events were capped (here: a server with a 10 MiB cap)."""
+    monkeypatch.setenv(SETTINGS_ENV, json.dumps({"max_console_bytes": 10 * MIB}))
+    server = server_factory(backend)
+    server.start()
+    api = Api(server)
+    tid = api.task()["id"]
+    line = "q" * (6 * MIB)
+    assert api.post(f"/tasks/{tid}/events", json=[{"type": "console", "text": line}]).status_code == 200
+    for params in ({"tail": 1}, {"after": 0}):
+        text = api.get(f"/tasks/{tid}/console", params=params).json()["items"][0]["text"]
+        assert text == "q" * (4 * MIB) + f"\n… [cut {2 * MIB} characters] …\n"
+
+
+def _raw_post(api: Api, path: str, headers: dict[str, str], chunks: Iterator[bytes]) -> tuple[int, dict]:
+    """POST over a bare socket, so the test decides how much of the body is ever sent."""
+    url = urlsplit(api.base + path)
+    sock = socket.create_connection((url.hostname, url.port), timeout=10)
+    with sock:
+        lines = [f"POST {url.path} HTTP/1.1", f"Host: {url.netloc}", f"Authorization: {api.session.headers['Authorization']}",
+                 *(f"{k}: {v}" for k, v in headers.items())]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        try:
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except OSError:
+            pass  # the server answered and closed while we were still sending: what we want to see
+        data = b""
+        while b"\r\n\r\n" not in data:
+            more = sock.recv(65536)
+            assert more, f"the server closed without an answer: {data!r}"
+            data += more
+        head, body = data.split(b"\r\n\r\n", 1)
+        length = int(next(h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")))
+        while len(body) < length:
+            more = sock.recv(65536)
+            assert more, "the answer was cut"
+            body += more
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+def test_an_events_body_over_the_cap_is_413_before_it_is_read(api: Api) -> None:
+    tid = api.task()["id"]
+    # Declared 200 MB, of which 64 KiB is ever sent: the answer must come without the rest.
+    status, body = _raw_post(api, f"/tasks/{tid}/events",
+                             {"Content-Type": "application/json", "Content-Length": str(200 * 1000**2)},
+                             iter([b'[{"type": "console", "text": "' + b"x" * 65536]))
+    assert status == 413 and body["error"]["code"] == "too_large", body
+    assert "split" in body["error"]["message"] and body["error"]["details"]["max_bytes"] <= 64 * MIB
+
+
+def test_a_chunked_body_over_the_cap_is_413(server_factory, monkeypatch) -> None:
+    monkeypatch.setenv(SETTINGS_ENV, json.dumps({"max_body_bytes": MIB}))
+    server = server_factory("sqlite")
+    server.start()
+    api = Api(server)
+    tid = api.task()["id"]
+
+    def chunk(data: bytes) -> bytes:
+        return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+    def chunks() -> Iterator[bytes]:
+        yield chunk(b'[{"type": "console", "text": "')
+        for _ in range(64):  # 4 MiB offered, in 64 KiB chunks, with no length declared
+            yield chunk(b"x" * 65536)
+        yield chunk(b'"}]') + b"0\r\n\r\n"
+
+    status, body = _raw_post(api, f"/tasks/{tid}/events", {"Content-Type": "application/json",
+                                                           "Transfer-Encoding": "chunked"}, chunks())
+    assert status == 413 and body["error"]["details"] == {"max_bytes": MIB}, body
+    assert api.get(f"/tasks/{tid}/console").json()["items"] == []

@@ -116,7 +116,11 @@ def get_console(
     limit: int = Query(1000, ge=1, le=10_000),
     svc: Services = Depends(services),
 ) -> OrjsonResponse:
-    """Console output in seq order: the tail, or a page after a seq."""
+    """Console output in seq order: the tail, or a page after a seq.
+
+    One answer holds at most 4 Mi characters of text: a tail keeps the newest lines that fit, a
+    page stops early with `next_cursor`, and a single longer line (stored before console events
+    were capped at 1 MiB) comes back cut, with a marker."""
     items, next_cursor = svc.events.console(task_id, tail=tail, after=after, limit=limit)
     return OrjsonResponse({"items": items, "next_cursor": next_cursor})
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from labtrack.server.errors import Invalid, NotFound
-from labtrack.server.services.ingest import Series, validate_events
+from labtrack.server.services.ingest import MAX_CONSOLE_BYTES, Series, validate_events
 from labtrack.server.services.paging import decode_cursor, encode_cursor
 from labtrack.server.store import events as event_store
 from labtrack.server.store import tasks as task_store
@@ -20,6 +20,8 @@ from labtrack.server.util import loads, now
 MAX_RAW_LIMIT = 100_000
 MAX_BUCKETS = 10_000
 MAX_COMPARE_TASKS = 100
+# Text in one console answer, in characters (a console event holds at most 1 MiB, see settings).
+MAX_CONSOLE_RESPONSE_CHARS = 4 * 1024**2
 # Downsample from rollup blocks once a bucket spans this many blocks; below it, from raw points.
 _BLOCKS_PER_BUCKET = 4
 
@@ -95,9 +97,10 @@ def _merge_summary(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 class EventService:
     """Ingest and read a task's events."""
 
-    def __init__(self, db: Database, max_batch_points: int = 100_000) -> None:
+    def __init__(self, db: Database, max_batch_points: int = 100_000, max_console_bytes: int = MAX_CONSOLE_BYTES) -> None:
         self.db = db
         self.max_batch_points = max_batch_points
+        self.max_console_bytes = max_console_bytes
 
     def ingest(self, task_id: str, batch_id: str | None, raw_events: list[Any], *, wait: bool = True) -> dict[str, Any]:
         """Store a batch atomically; a batch id already stored for the task is acknowledged, not stored.
@@ -105,7 +108,10 @@ class EventService:
         With `wait=False`, raises `WriteBusy` (storing nothing) rather than wait for another writer.
         """
         received = now()
-        series, rows, _points = validate_events(raw_events, task_id=task_id, received=received, max_points=self.max_batch_points)
+        series, rows, _points = validate_events(
+            raw_events, task_id=task_id, received=received, max_points=self.max_batch_points,
+            max_console_bytes=self.max_console_bytes,
+        )
         accepted = len(raw_events)
         try:
             with self.db.write_cursor(wait=wait) as cursor:
@@ -244,15 +250,22 @@ class EventService:
         return out
 
     def console(self, task_id: str, *, tail: int | None, after: int | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
-        """Console lines: the last `tail`, or a page after a seq."""
+        """Console lines: the last `tail`, or a page after a seq; at most MAX_CONSOLE_RESPONSE_CHARS
+        characters of text in all (a tail keeps the newest lines that fit, a page ends early with a
+        cursor), so no answer grows with what a task printed."""
         with self.db.read() as conn:
             self._require_task(conn, task_id)
-            rows = event_store.list_events(conn, task_id, "console", after=after, limit=limit + 1, tail=tail)
-        next_cursor = None
-        if tail is None and len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = str(rows[-1]["id"])
-        return [{"seq": r["id"], "time": r["time"], "stream": r["stream"], "text": r["payload"]} for r in rows], next_cursor
+            rows, more = event_store.console_lines(
+                conn, task_id, after=after, limit=limit, tail=tail, max_chars=MAX_CONSOLE_RESPONSE_CHARS
+            )
+        next_cursor = str(rows[-1]["id"]) if tail is None and more and rows else None
+        items = []
+        for r in rows:
+            text = r["payload"]
+            if r["length"] > len(text):  # one line over the whole budget (stored before the per-event cap)
+                text += f"\n… [cut {r['length'] - len(text)} characters] …\n"
+            items.append({"seq": r["id"], "time": r["time"], "stream": r["stream"], "text": text})
+        return items, next_cursor
 
     def media_events(self, task_id: str, kind: str, *, metric: str | None, after: int | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
         """Plots, tables or images in seq order."""

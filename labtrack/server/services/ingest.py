@@ -14,13 +14,14 @@ from typing import Any
 import orjson
 
 from labtrack.server.errors import BadRequest, Invalid, TooLarge
-from labtrack.server.util import MAX_STORED_DEPTH, dumps, lone_surrogate_path, surrogate_error
+from labtrack.server.util import MAX_STORED_DEPTH, cut_text, dumps, lone_surrogate_path, surrogate_error
 
 MAX_ITERATION = 2**62
 MAX_NAME = 500
 STREAMS = ("stdout", "stderr")
 # The deepest JSON the ingest path stores (a figure or table); deeper bodies are refused.
 MAX_DEPTH = MAX_STORED_DEPTH
+MAX_CONSOLE_BYTES = 1024**2  # the default cap on one console event's text (settings.max_console_bytes)
 _NUMBER_TYPES = {int, float}
 
 
@@ -192,8 +193,11 @@ _FIELDS = {
 }
 
 
-def validate_events(raw: list[Any], *, task_id: str, received: float, max_points: int) -> tuple[dict[tuple[str, str], Series], list[dict[str, Any]], int]:
-    """Check every event and sort it into scalar series and other event rows."""
+def validate_events(
+    raw: list[Any], *, task_id: str, received: float, max_points: int, max_console_bytes: int = MAX_CONSOLE_BYTES,
+) -> tuple[dict[tuple[str, str], Series], list[dict[str, Any]], int]:
+    """Check every event and sort it into scalar series and other event rows (console text over
+    `max_console_bytes` is cut, with a marker)."""
     series: dict[tuple[str, str], Series] = {}
     rows: list[dict[str, Any]] = []
     points = 0
@@ -255,7 +259,7 @@ def validate_events(raw: list[Any], *, task_id: str, received: float, max_points
                 raise _fail(index, "text", "'text' must be a string.")
             if stream not in STREAMS:
                 raise _fail(index, "stream", "'stream' must be 'stdout' or 'stderr'.")
-            row.update(stream=stream, payload=text)
+            row.update(stream=stream, payload=cut_text(text, max_console_bytes))
         else:
             row.update(metric=_name(ev, index, "metric"), variant=_name(ev, index, "variant", ""),
                        iteration=_iteration(ev, index, required=False))

@@ -139,6 +139,45 @@ def list_events(
     return [dict(r) for r in conn.execute(query.order_by(e.id).limit(limit)).mappings()]
 
 
+def console_lines(
+    conn: Connection, task_id: str, *, after: int | None, limit: int, tail: int | None, max_chars: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """Console rows in seq order holding at most `max_chars` characters of text in all: the first
+    `limit` after a seq, or the newest `tail`. Returns (rows, more): `more` when rows were left out.
+
+    Sizes are read first (the database measures, Python holds no text), then only the chosen rows'
+    text. A row that alone exceeds the budget comes back cut to it; each row carries its full
+    `length`, so the caller can say what was cut.
+    """
+    e = events.c
+    length = func.length(e.payload)
+    where = and_(e.task_id == task_id, e.kind == "console")
+    if tail is not None:
+        sizes = list(conn.execute(select(e.id, length).where(where).order_by(e.id.desc()).limit(tail)))
+        wanted = tail
+    else:
+        if after is not None:
+            where = and_(where, e.id > after)
+        sizes = list(conn.execute(select(e.id, length).where(where).order_by(e.id).limit(limit + 1)))
+        wanted = limit
+    chosen: list[int] = []
+    total = 0
+    for row_id, size in sizes[:wanted]:
+        if chosen and total + (size or 0) > max_chars:
+            break
+        chosen.append(row_id)
+        total += size or 0
+    if not chosen:
+        return [], False
+    # The chosen rows are consecutive in this task's console, so a seq range selects exactly them.
+    query = (
+        select(e.id, e.time, e.stream, func.substr(e.payload, 1, max_chars).label("payload"), length.label("length"))
+        .where(where, e.id >= min(chosen), e.id <= max(chosen))
+        .order_by(e.id)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()], len(chosen) < len(sizes)
+
+
 def is_batch_conflict(exc: IntegrityError) -> bool:
     """Whether an IntegrityError is a second insert of the same (task, batch id): a retried batch."""
     text = str(exc.orig).lower()
