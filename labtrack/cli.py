@@ -20,6 +20,12 @@ def _build_parser() -> argparse.ArgumentParser:
     server.add_argument("--lost-contact-timeout", type=float, default=600.0, help="seconds")
     server.add_argument("--max-artifact-bytes", type=int, default=5 * 1024**3)
     server.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    server_sub = server.add_subparsers(dest="server_command", metavar="{stop}")
+    stop = server_sub.add_parser("stop", help="stop the per-user server that scripts and JupyterLab start")
+    stop.add_argument("--timeout", type=float, default=15.0, help="seconds before SIGKILL (default: %(default)s)")
+
+    status = sub.add_parser("status", help="which tracking server runs go to, its data folder and task count")
+    status.add_argument("--json", action="store_true", help="print it as JSON")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -51,6 +57,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    if args.command == "server" and args.server_command == "stop":
+        from labtrack.local_status import server_stop_command
+
+        return server_stop_command(args)
+    if args.command == "status":
+        from labtrack.local_status import status_command
+
+        return status_command(args)
     if args.command == "server":
         from labtrack.server.main import run_server
 

@@ -186,6 +186,15 @@ def configured_server() -> tuple[str, str] | None:
     return url, key
 
 
+def find_embedded_server() -> EmbeddedServer | None:
+    """The user's embedded server if it runs and answers; None otherwise (this never starts one)."""
+    state = _read_state()
+    url, key, pid = state.get("url"), state.get("api_key"), state.get("pid")
+    if url and key and pid and _pid_alive(int(pid)) and _healthy(url, key):
+        return EmbeddedServer(url=url, api_key=key, pid=int(pid), started=False)
+    return None
+
+
 def ensure_embedded_server(timeout: float = 60.0) -> EmbeddedServer:
     """Find the user's healthy embedded server or start one (detached); returns where it is and its key.
 
@@ -194,13 +203,12 @@ def ensure_embedded_server(timeout: float = 60.0) -> EmbeddedServer:
         TimeoutError: another process held the start-up lock for longer than `timeout`.
     """
     with _locked(timeout):
-        state = _read_state()
-        url, key, pid = state.get("url"), state.get("api_key"), state.get("pid")
-        if url and key and pid and _pid_alive(int(pid)) and _healthy(url, key):
-            server = EmbeddedServer(url=url, api_key=key, pid=int(pid), started=False)
+        found = find_embedded_server()
+        if found is not None:
+            server = found
         else:
             # Keep the key across restarts: the database already accepts it.
-            server = _start(key or new_key(), timeout)
+            server = _start(_read_state().get("api_key") or new_key(), timeout)
             _write_state({"url": server.url, "api_key": server.api_key, "pid": server.pid})
         config = paths.read_config()
         if config.get("api_url") != server.url or config.get("api_key") != server.api_key:
