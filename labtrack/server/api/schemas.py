@@ -156,6 +156,9 @@ class TaskPatch(Strict):
     runtime: Runtime | None = None
     project_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     archived: bool | None = None
+    # A running process's note on how it goes (e.g. a notebook's "last cell failed"); status
+    # actions set it too. "" clears it.
+    status_message: str | None = Field(default=None, max_length=100_000)
 
 
 class TaskClone(Strict):

@@ -173,7 +173,7 @@ class TaskService:
             if not row:
                 raise _unknown("Task", task_id)
             values: dict[str, Any] = {}
-            for simple in ("name", "comment", "archived"):
+            for simple in ("name", "comment", "archived", "status_message"):
                 if changes.get(simple) is not None:
                     values[simple] = changes[simple]
             if changes.get("project_id") is not None:
