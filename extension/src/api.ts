@@ -25,6 +25,8 @@ export interface ITaskQuery {
   statuses: string[];
   tags: string[];
   sort: string;
+  /** Show the archived runs (only them) instead of the others. */
+  archived: boolean;
 }
 
 export function getConfig(): Promise<ILabtrackConfig> {
@@ -61,6 +63,7 @@ export function listTasks(
     search: query.search.trim(),
     status: query.statuses.join(','),
     tags: query.tags.join(','),
+    archived: query.archived ? 'true' : undefined,
     sort: query.sort,
     limit,
     cursor: cursor ?? undefined,
@@ -97,6 +100,55 @@ export function getTasksByIds(ids: string[]): Promise<IPage<ITask>> {
 
 export function getTask(id: string): Promise<ITask> {
   return apiGet<ITask>(`tasks/${id}`);
+}
+
+/** The fields of a task the run actions change (`PATCH /tasks/{id}`). */
+export interface ITaskPatch {
+  name?: string;
+  tags?: string[];
+  project_id?: string;
+  archived?: boolean;
+  comment?: string;
+}
+
+/** Send JSON to a tracking-server endpoint with `method`; parse the answer. */
+function apiSend<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return requestAPI<T>(`api/v1/${path}`, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: body === undefined ? undefined : { 'Content-Type': 'application/json' }
+  });
+}
+
+export function patchTask(id: string, patch: ITaskPatch): Promise<ITask> {
+  return apiSend<ITask>('PATCH', `tasks/${id}`, patch);
+}
+
+/** Delete a task with its events and artifacts. */
+export function deleteTask(id: string): Promise<void> {
+  return apiSend<void>('DELETE', `tasks/${id}`);
+}
+
+/**
+ * A status action of the server's state machine (docs/api.md). `stop` on a running task only
+ * asks its process to stop (it sees the request on its next contact and ends `stopped`); a
+ * second `stop` forces it.
+ */
+export function taskAction(
+  id: string,
+  action: 'stop' | 'publish',
+  body: { reason?: string; force?: boolean } = {}
+): Promise<ITask> {
+  return apiSend<ITask>('POST', `tasks/${id}/${action}`, body);
+}
+
+/** A new `created` task with the same code, parameters and configuration (parent = `id`). */
+export function cloneTask(id: string, name?: string): Promise<ITask> {
+  return apiSend<ITask>('POST', `tasks/${id}/clone`, name ? { name } : {});
+}
+
+export function createProject(name: string): Promise<IProject> {
+  return apiSend<IProject>('POST', 'projects', { name });
 }
 
 export async function getMetrics(id: string): Promise<IMetricInfo[]> {

@@ -92,6 +92,59 @@ export function bytes(size: number | null | undefined): string {
   return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
 }
 
+/** Hex digits of a task id shown wherever a run is named. */
+export const SHORT_ID_LENGTH = 6;
+
+/** The first hex digits of a task id: enough to tell runs apart at a glance. */
+export function shortId(id: string): string {
+  return id.slice(0, SHORT_ID_LENGTH);
+}
+
+/** `digits-sgd #3` when the project has several runs of that name (else just the name). */
+export function runName(task: Pick<ITask, 'name' | 'run_number' | 'run_count'>): string {
+  return (task.run_count ?? 1) > 1 && task.run_number ? `${task.name} #${task.run_number}` : task.name;
+}
+
+/** How a run is named wherever runs sit side by side: `digits-sgd #3 · 1a2b3c`. */
+export function runLabel(task: Pick<ITask, 'id' | 'name' | 'run_number' | 'run_count'>): string {
+  return `${runName(task)} · ${shortId(task.id)}`;
+}
+
+/** Every hyperparameter as `Section/name` → value string (missing → undefined). */
+export function flatParams(task: ITask): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [section, values] of Object.entries(task.hyperparams ?? {})) {
+    for (const [name, p] of Object.entries(values)) {
+      out[`${section}/${name}`] = p.value;
+    }
+  }
+  return out;
+}
+
+/** Keys whose values are not the same in every task. */
+export function differingKeys(params: Array<Record<string, string>>): Set<string> {
+  const keys = new Set(params.flatMap(p => Object.keys(p)));
+  const differ = new Set<string>();
+  for (const key of keys) {
+    const first = params[0][key];
+    if (params.some(p => p[key] !== first)) {
+      differ.add(key);
+    }
+  }
+  return differ;
+}
+
+/** A run's hover text among `runs`: its label and id, then each parameter that differs. */
+export function differingParamsText(task: ITask, runs: ITask[]): string {
+  const differ = [...differingKeys(runs.map(flatParams))].sort();
+  const mine = flatParams(task);
+  const lines = differ.slice(0, 20).map(key => `${key} = ${mine[key] ?? '—'}`);
+  if (differ.length > lines.length) {
+    lines.push(`… and ${differ.length - lines.length} more`);
+  }
+  return [`${runLabel(task)} (${task.id})`, ...lines].join('\n');
+}
+
 /** Label of a task status for people. */
 export function statusLabel(status: string): string {
   return status.replace('_', ' ');

@@ -3,19 +3,26 @@
  * their commands and settings.
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
 import { LabIcon } from '@jupyterlab/ui-components';
-import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { ReadonlyPartialJSONObject, ReadonlyPartialJSONValue } from '@lumino/coreutils';
+import { Signal } from '@lumino/signaling';
 
 import { getConfig } from './api';
+import { addRunCommands, openRunMenu } from './commands';
 import { createComparePanel } from './components/ComparePanel';
 import { SidebarWidget } from './components/Sidebar';
-import { createTaskView } from './components/TaskView';
-import { ExperimentsModel } from './model';
+import { createTaskView, ITaskViewHooks, TaskViewWidget } from './components/TaskView';
+import { ExperimentsModel, ISidebarState } from './model';
+import { IActionOutcome } from './runActions';
 import { TrackExtension, trackPanel } from './track';
-import { CommandIDs, DEFAULT_SETTINGS, ILabtrackSettings, PLUGIN_ID } from './tokens';
+import { CommandIDs, DEFAULT_SETTINGS, ILabtrackSettings, ITask, PLUGIN_ID } from './tokens';
+
+/** Where the sidebar's project, filters and selection are kept across reloads (IStateDB). */
+const SIDEBAR_STATE_KEY = `${PLUGIN_ID}:sidebar`;
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
 <g class="jp-icon3" fill="#616161"><path d="M3 20h18v2H3z"/><path d="M5 17l4-6 4 3 5-8 2 1.3-6.2 9.9-4-3L6.7 18z"/>
@@ -27,39 +34,130 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'Experiment tracking inside JupyterLab: sidebar, task view, Track, compare.',
   autoStart: true,
-  optional: [ILayoutRestorer, ICommandPalette, ISettingRegistry, INotebookTracker],
+  optional: [ILayoutRestorer, ICommandPalette, ISettingRegistry, INotebookTracker, IStateDB],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
-    notebooks: INotebookTracker | null
+    notebooks: INotebookTracker | null,
+    stateDB: IStateDB | null
   ) => {
     let settings: ILabtrackSettings = { ...DEFAULT_SETTINGS };
     const currentSettings = () => settings;
     const model = new ExperimentsModel();
-    const views = new Map<string, MainAreaWidget>();
+    // One tracker per main-area widget kind: the layout restorer reopens what was open.
+    const taskViews = new WidgetTracker<TaskViewWidget>({ namespace: 'labtrack-task' });
+    const comparePanels = new WidgetTracker<MainAreaWidget>({ namespace: 'labtrack-compare' });
+    const compareIds = new WeakMap<MainAreaWidget, string[]>();
+    const viewedTasks = new Map<string, ITask>();
+    const runsChanged = new Signal<ExperimentsModel, string[]>(model);
 
+    const viewOf = (id: string) => taskViews.find(view => view.taskId === id);
     const openTask = (id: string) => {
-      let view = views.get(id);
-      if (!view || view.isDisposed) {
-        view = createTaskView(id, currentSettings);
-        views.set(id, view);
-        view.disposed.connect(() => views.delete(id));
+      let view = viewOf(id);
+      if (!view) {
+        view = createTaskView(id, currentSettings, taskViewHooks);
+        view.disposed.connect(() => viewedTasks.delete(id));
         app.shell.add(view, 'main');
+        void taskViews.add(view);
       }
       app.shell.activateById(view.id);
     };
     const compare = (ids: string[]) => {
-      const panel = createComparePanel(ids, currentSettings);
-      app.shell.add(panel, 'main');
+      const key = ids.join(',');
+      let panel = comparePanels.find(p => (compareIds.get(p) ?? []).join(',') === key);
+      if (!panel) {
+        panel = createComparePanel(ids, currentSettings);
+        compareIds.set(panel, ids);
+        app.shell.add(panel, 'main');
+        void comparePanels.add(panel);
+      }
       app.shell.activateById(panel.id);
     };
+    const taskViewHooks: ITaskViewHooks = {
+      changed: runsChanged,
+      loaded: task => viewedTasks.set(task.id, task),
+      openMenu: (id, x, y) => openRunMenu(app.commands, [id], x, y),
+      rename: id => void app.commands.execute(CommandIDs.renameTask, { ids: [id] }),
+      openTask
+    };
 
-    const sidebar = new SidebarWidget(model, { openTask, compare });
+    const sidebar = new SidebarWidget(model, {
+      openTask,
+      compare,
+      rename: id => void app.commands.execute(CommandIDs.renameTask, { ids: [id] }),
+      openRunMenu: (ids, x, y) => openRunMenu(app.commands, ids, x, y),
+      createProject: () => void app.commands.execute(CommandIDs.createProject)
+    });
     sidebar.title.icon = labtrackIcon;
     app.shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, 'labtrack-sidebar');
+    restorer?.restore(taskViews, {
+      command: CommandIDs.openTask,
+      args: view => ({ id: view.taskId }),
+      name: view => view.taskId
+    });
+    restorer?.restore(comparePanels, {
+      command: CommandIDs.compareSelected,
+      args: panel => ({ ids: compareIds.get(panel) ?? [] }),
+      name: panel => (compareIds.get(panel) ?? []).join(',')
+    });
+
+    /** After a run action: the list and every open view of a touched run show the result. */
+    const afterAction = (outcome: IActionOutcome) => {
+      for (const id of outcome.removed) {
+        viewOf(id)?.dispose();
+      }
+      if (outcome.removed.length) {
+        model.forget(outcome.removed);
+      }
+      if (outcome.changed.length) {
+        runsChanged.emit(outcome.changed);
+      }
+      const project = outcome.showProject;
+      void model.loadProjects().then(() => {
+        if (project) {
+          void model.setQuery({ projectId: project.id });
+        }
+      });
+      if (outcome.created) {
+        openTask(outcome.created.id);
+      }
+    };
+    addRunCommands(
+      {
+        app,
+        model,
+        currentTaskId: () => {
+          const current = app.shell.currentWidget;
+          return current instanceof TaskViewWidget ? current.taskId : null;
+        },
+        viewedTask: id => viewedTasks.get(id),
+        afterAction
+      },
+      palette
+    );
+
+    // The sidebar's project, filters and selection survive a reload; saved on each change.
+    const stateRestored: Promise<void> = stateDB
+      ? stateDB
+          .fetch(SIDEBAR_STATE_KEY)
+          .then(saved => {
+            if (saved && typeof saved === 'object' && !Array.isArray(saved)) {
+              model.restoreState(saved as unknown as Partial<ISidebarState>);
+            }
+          })
+          .catch(reason => console.warn('labtrack: could not read the sidebar state', reason))
+          .then(() => {
+            model.stateChanged.connect(() => {
+              void stateDB.save(
+                SIDEBAR_STATE_KEY,
+                model.state as unknown as ReadonlyPartialJSONValue
+              );
+            });
+          })
+      : Promise.resolve();
 
     const startPolling = () =>
       model.startPolling(settings.refreshInterval, () => sidebar.isVisible);
@@ -90,8 +188,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         serverDefaultProject = config.default_project || '';
       })
       .catch(() => undefined); // the project load below shows the error.
-    // Choose the first project only when both the settings and the server's default are known.
-    void Promise.all([settingsLoaded, configLoaded]).then(() => {
+    // Choose the first project only when the settings, the server's default and the saved
+    // sidebar state are known.
+    void Promise.all([settingsLoaded, configLoaded, stateRestored]).then(() => {
       model.defaultProject = settings.defaultProject || serverDefaultProject;
       return model.loadProjects();
     });

@@ -46,7 +46,7 @@ export function updatedAfterParam(cursor: string | null): string | null {
 
 /** Whether a task passes the list's status, tag and search filters (as the server applies them). */
 export function matchesQuery(task: ITask, query: ITaskQuery): boolean {
-  if (task.archived) {
+  if (Boolean(task.archived) !== Boolean(query.archived)) {
     return false;
   }
   if (query.statuses.length && !query.statuses.includes(task.status)) {

@@ -15,6 +15,17 @@ export const PAGE_SIZE = 200;
 /** Most changed rows one live poll reads; more than that re-reads the loaded span instead. */
 export const POLL_LIMIT = 100;
 
+/** What of the sidebar survives a reload (kept in JupyterLab's state database). */
+export interface ISidebarState {
+  projectId: string;
+  search: string;
+  statuses: string[];
+  tags: string[];
+  sort: string;
+  archived: boolean;
+  selected: string[];
+}
+
 export class ExperimentsModel {
   /** Emitted whenever anything the sidebar draws has changed. */
   get changed(): ISignal<this, void> {
@@ -24,6 +35,11 @@ export class ExperimentsModel {
   /** Emitted when the selection changes (commands re-evaluate their enabled state). */
   get selectionChanged(): ISignal<this, void> {
     return this._selectionChanged;
+  }
+
+  /** Emitted when the project, a filter, the sort or the selection changes (to save them). */
+  get stateChanged(): ISignal<this, void> {
+    return this._stateChanged;
   }
 
   projects: IProject[] = [];
@@ -36,7 +52,8 @@ export class ExperimentsModel {
     search: '',
     statuses: [],
     tags: [],
-    sort: '-created'
+    sort: '-created',
+    archived: false
   };
   readonly selected = new Set<string>();
   defaultProject = '';
@@ -63,7 +80,59 @@ export class ExperimentsModel {
   /** Change filters or sort and reload from the first page. */
   async setQuery(patch: Partial<ITaskQuery>): Promise<void> {
     this.query = { ...this.query, ...patch };
+    this._stateChanged.emit();
     await this.reload();
+  }
+
+  /** The sidebar's state to keep across a reload. */
+  get state(): ISidebarState {
+    const { projectId, search, statuses, tags, sort, archived } = this.query;
+    return { projectId, search, statuses, tags, sort, archived, selected: [...this.selected] };
+  }
+
+  /**
+   * Take back a saved state before the first load (its project is kept when it still exists;
+   * unknown or malformed fields keep their defaults).
+   */
+  restoreState(saved: Partial<ISidebarState>): void {
+    const text = (value: unknown, fallback: string) =>
+      typeof value === 'string' ? value : fallback;
+    const list = (value: unknown, fallback: string[]) =>
+      Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : fallback;
+    this.query = {
+      projectId: text(saved.projectId, this.query.projectId),
+      search: text(saved.search, this.query.search),
+      statuses: list(saved.statuses, this.query.statuses),
+      tags: list(saved.tags, this.query.tags),
+      sort: text(saved.sort, this.query.sort) || '-created',
+      archived: saved.archived === true
+    };
+    this.selected.clear();
+    for (const id of list(saved.selected, [])) {
+      this.selected.add(id);
+    }
+    this._selectionChanged.emit();
+    this._changed.emit();
+  }
+
+  /** A loaded row by id. */
+  taskById(id: string): ITask | undefined {
+    return this.tasks.find(t => t.id === id);
+  }
+
+  /** Forget deleted runs: they leave the rows and the selection at once. */
+  forget(ids: string[]): void {
+    const gone = new Set(ids);
+    this.tasks = this.tasks.filter(t => !gone.has(t.id));
+    let unselected = false;
+    for (const id of ids) {
+      unselected = this.selected.delete(id) || unselected;
+    }
+    if (unselected) {
+      this._selectionChanged.emit();
+      this._stateChanged.emit();
+    }
+    this._changed.emit();
   }
 
   /** Replace the loaded tasks with the first page for the current query. */
@@ -162,7 +231,7 @@ export class ExperimentsModel {
         return;
       }
       this._since = newestStamp(this._since, newestOf(page.items));
-      this.tasks = merged.tasks;
+      this.tasks = merged.changed ? shareRunCounts(merged.tasks) : merged.tasks;
       // Redraw only when a row changed (the poll repeats the newest rows by design).
       if (merged.changed || wasError || this._projectsSignature !== this.projectsSignature()) {
         this._projectsSignature = this.projectsSignature();
@@ -229,12 +298,14 @@ export class ExperimentsModel {
       this.selected.delete(id);
     }
     this._selectionChanged.emit();
+    this._stateChanged.emit();
     this._changed.emit();
   }
 
   clearSelection(): void {
     this.selected.clear();
     this._selectionChanged.emit();
+    this._stateChanged.emit();
     this._changed.emit();
   }
 
@@ -268,6 +339,7 @@ export class ExperimentsModel {
 
   private _changed = new Signal<this, void>(this);
   private _selectionChanged = new Signal<this, void>(this);
+  private _stateChanged = new Signal<this, void>(this);
   private _generation = 0;
   private _timer: number | null = null;
   private _polling = false;
@@ -275,4 +347,21 @@ export class ExperimentsModel {
   private _since: string | null = null;
   private _projectCount: number | null = null;
   private _projectsSignature = '';
+}
+
+/**
+ * A new run of a name makes its older siblings' `run_count` stale (they were read before it),
+ * so a name that was unique would stay unnumbered; give every loaded row of a project and name
+ * the largest count seen among them.
+ */
+export function shareRunCounts(tasks: ITask[]): ITask[] {
+  const largest = new Map<string, number>();
+  const key = (t: ITask) => `${t.project_id}\n${t.name}`;
+  for (const t of tasks) {
+    largest.set(key(t), Math.max(largest.get(key(t)) ?? 0, t.run_count ?? 1));
+  }
+  return tasks.map(t => {
+    const count = largest.get(key(t)) ?? 1;
+    return (t.run_count ?? 1) < count ? { ...t, run_count: count } : t;
+  });
 }

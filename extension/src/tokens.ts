@@ -16,7 +16,37 @@ export namespace CommandIDs {
   export const compareSelected = 'labtrack:compare-selected';
   export const clearSelection = 'labtrack:clear-selection';
   export const trackNotebook = 'labtrack:track-notebook';
+  // Run actions (commands.ts): on a row's context menu, the task view's Actions menu, the
+  // selection's Actions menu and the palette. `{"ids": [...]}` names the runs; without it they
+  // act on the right-clicked row (or the selection it belongs to), the sidebar's selection, or
+  // the task view in front.
+  export const renameTask = 'labtrack:rename-task';
+  export const editTags = 'labtrack:edit-tags';
+  export const moveTasks = 'labtrack:move-tasks';
+  export const cloneTasks = 'labtrack:clone-tasks';
+  export const abortTasks = 'labtrack:abort-tasks';
+  export const publishTasks = 'labtrack:publish-tasks';
+  export const archiveTasks = 'labtrack:archive-tasks';
+  export const restoreTasks = 'labtrack:restore-tasks';
+  export const deleteTasks = 'labtrack:delete-tasks';
+  export const createProject = 'labtrack:create-project';
+  export const toggleArchived = 'labtrack:toggle-archived';
 }
+
+/** The run actions in menu order (null: a separator). */
+export const RUN_ACTIONS: Array<string | null> = [
+  CommandIDs.renameTask,
+  CommandIDs.editTags,
+  CommandIDs.moveTasks,
+  null,
+  CommandIDs.cloneTasks,
+  CommandIDs.abortTasks,
+  CommandIDs.publishTasks,
+  null,
+  CommandIDs.archiveTasks,
+  CommandIDs.restoreTasks,
+  CommandIDs.deleteTasks
+];
 
 /** Task status values as the server reports them. */
 export type TaskStatus =
@@ -99,6 +129,12 @@ export interface ITask {
   status_reason: string;
   status_message: string;
   archived?: boolean;
+  stop_requested?: boolean;
+  /** The task this one was cloned from. */
+  parent_id?: string | null;
+  /** 1 for the oldest task of this name in the project (by creation), and how many share it. */
+  run_number?: number;
+  run_count?: number;
   tags: string[];
   comment: string;
   user: string;

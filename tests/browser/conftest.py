@@ -36,6 +36,51 @@ SHOT_DIR = Path(os.environ.get("LABTRACK_SCREENSHOT_DIR", Path(__file__).parents
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "labtrack_settings(dict): user settings of the labtrack lab extension")
+    config.addinivalue_line(
+        "markers",
+        "expected_console_errors(*texts): console or page errors this test expects, each named by a "
+        "substring of its text (or of the failing resource's URL); any other error fails the test",
+    )
+
+
+class BrowserErrors:
+    """Every console error and uncaught page error of the pages a test opens.
+
+    The test fails on any that it does not expect by name (`expected_console_errors` marker,
+    or `expect()` for one step), so a new error in the browser never goes unnoticed.
+    """
+
+    def __init__(self, expected: tuple[str, ...] = ()):
+        self.expected = list(expected)
+        self.seen: list[str] = []
+
+    def watch(self, page: Any) -> None:
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda error: self.seen.append(f"page error: {error}"))
+
+    def _on_console(self, message: Any) -> None:
+        if message.type != "error":
+            return
+        where = (message.location or {}).get("url", "")
+        self.seen.append(f"console error: {message.text}" + (f" [{where}]" if where else ""))
+
+    def expect(self, text: str) -> None:
+        """Allow errors containing `text` from now on (for a step that must produce one)."""
+        self.expected.append(text)
+
+    def unexpected(self) -> list[str]:
+        return [seen for seen in self.seen if not any(text in seen for text in self.expected)]
+
+
+@pytest.fixture(autouse=True)
+def browser_errors(request: pytest.FixtureRequest) -> Iterator[BrowserErrors]:
+    """Used by every browser test: fails it on a console or page error it does not expect."""
+    marker = request.node.get_closest_marker("expected_console_errors")
+    errors = BrowserErrors(tuple(marker.args) if marker else ())
+    yield errors
+    unexpected = errors.unexpected()
+    if unexpected:
+        pytest.fail("errors in the browser that the test does not expect:\n  " + "\n  ".join(unexpected))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -93,12 +138,12 @@ def seeder(tracking_server: Any) -> Seeder:
 class LabPage:
     """A Playwright page on JupyterLab with helpers for labtrack's UI."""
 
-    def __init__(self, page: Any, lab: JupyterServer, name: str):
+    def __init__(self, page: Any, lab: JupyterServer, name: str, errors: BrowserErrors):
         self.page = page
         self.lab = lab
         self.name = name
-        self.errors: list[str] = []
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.errors = errors
+        errors.watch(page)
 
     def open(self) -> None:
         self.page.goto(f"{self.lab.base_url}lab?token={self.lab.token}")
@@ -201,15 +246,16 @@ class LabPage:
 
 
 @pytest.fixture
-def lab_page(browser: Any, lab: JupyterServer, request: pytest.FixtureRequest) -> Iterator[LabPage]:
+def lab_page(
+    browser: Any, lab: JupyterServer, request: pytest.FixtureRequest, browser_errors: BrowserErrors
+) -> Iterator[LabPage]:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    wrapper = LabPage(page, lab, request.node.name.replace("test_", ""))
+    wrapper = LabPage(page, lab, request.node.name.replace("test_", ""), browser_errors)
     wrapper.open()
     yield wrapper
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         wrapper.shot("FAILED")  # what the page looked like, for the person reading the failure
-    context.close()
-    assert not wrapper.errors, f"uncaught errors in the page: {wrapper.errors}"
+    context.close()  # the browser_errors fixture then fails the test on unexpected errors

@@ -69,6 +69,7 @@ def test_sidebar_lists_filters_sorts_and_shows_errors(lab_page, seeder, tracking
     page.set_theme(dark=False)
 
     # The tracking server goes away: the proxy's 502 message is shown, then Retry recovers.
+    page.errors.expect("status of 502 (Bad Gateway)")  # Chromium logs each failed request
     tracking_server.stop()
     page.page.click(".lt-refresh")
     page.page.wait_for_selector(".lt-error")

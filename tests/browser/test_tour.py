@@ -6,12 +6,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import requests
 from polling import wait_for as wait_until
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "quickstart.ipynb"
 
 
+# Known until the live chart stops setting yaxis2.domain with its parent (issue 8, "Charts you
+# can read"): remove this marker with that fix.
+@pytest.mark.expected_console_errors("cannot set yaxis2.domain and a parent attribute simultaneously")
 def test_tour_quickstart_tracked_run_and_task_view(lab_page, lab, tracking_server):
     shutil.copy(EXAMPLE, lab.root_dir / "quickstart.ipynb")
     page = lab_page

@@ -9,7 +9,16 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 
 import { getScalarsForTasks, getTasksByIds } from '../api';
 import { LabtrackError } from '../request';
-import { metricStat, num, runColor, splitMetricKey } from '../format';
+import {
+  differingKeys,
+  differingParamsText,
+  flatParams,
+  metricStat,
+  num,
+  runColor,
+  runLabel,
+  splitMetricKey
+} from '../format';
 import { themedLayout, traceType } from '../plotting';
 import { ILabtrackSettings, IScalarSeries, ITask } from '../tokens';
 import { PlotlyDiv } from './PlotlyDiv';
@@ -19,29 +28,8 @@ import { WhenVisible } from './Lazy';
 /** Statuses whose runs still change: the panel polls while one of them is compared. */
 const LIVE = new Set(['queued', 'in_progress']);
 
-/** Every hyperparameter as `Section/name` → value string (missing → undefined). */
-export function flatParams(task: ITask): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [section, values] of Object.entries(task.hyperparams ?? {})) {
-    for (const [name, p] of Object.entries(values)) {
-      out[`${section}/${name}`] = p.value;
-    }
-  }
-  return out;
-}
-
-/** Keys whose values are not the same in every task. */
-export function differingKeys(params: Array<Record<string, string>>): Set<string> {
-  const keys = new Set(params.flatMap(p => Object.keys(p)));
-  const differ = new Set<string>();
-  for (const key of keys) {
-    const first = params[0][key];
-    if (params.some(p => p[key] !== first)) {
-      differ.add(key);
-    }
-  }
-  return differ;
-}
+// Shared with the run chips' hover text (format.ts).
+export { differingKeys, flatParams };
 
 function metricKeys(tasks: ITask[]): string[] {
   const keys = new Set<string>();
@@ -142,7 +130,7 @@ function OverlayChart(props: {
     return ordered.map(s => {
       const i = index.get(s.task_id ?? '') ?? 0;
       const task = runs[i];
-      const name = variants.size > 1 ? `${task.name} · ${s.variant}` : task.name;
+      const name = variants.size > 1 ? `${runLabel(task)} · ${s.variant}` : runLabel(task);
       return {
         type: traceType(s.iterations.length),
         mode: 'lines',
@@ -235,7 +223,7 @@ function ParamTable(props: { tasks: ITask[] }): JSX.Element {
 function runHeaderCells(tasks: ITask[]): JSX.Element[] {
   return tasks.map((t, i) => (
     <th key={t.id} style={{ borderBottom: `3px solid ${runColor(i)}` }}>
-      {t.name}
+      {runLabel(t)}
     </th>
   ));
 }
@@ -453,9 +441,10 @@ export function CompareBody(props: {
             data-task-id={t.id}
             data-status={t.status}
             style={{ borderColor: runColor(i) }}
+            title={differingParamsText(t, tasks)}
           >
             <span className="lt-swatch" style={{ background: runColor(i) }} />
-            <StatusIcon status={t.status} /> {t.name}
+            <StatusIcon status={t.status} /> {runLabel(t)}
           </span>
         ))}
       </div>

@@ -6,7 +6,7 @@ import * as React from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 
 import { ExperimentsModel } from '../model';
-import { num, relativeTime, statusLabel } from '../format';
+import { num, relativeTime, runName, shortId, statusLabel } from '../format';
 import { ITask, TASK_STATUSES } from '../tokens';
 import { StatusIcon } from './StatusIcon';
 import { VirtualList } from './VirtualList';
@@ -17,6 +17,11 @@ const ROW_HEIGHT = 46;
 export interface ISidebarActions {
   openTask(id: string): void;
   compare(ids: string[]): void;
+  /** Rename one run (a double-click on its name). */
+  rename(id: string): void;
+  /** The run actions for `ids` as a menu at a point (the selection's Actions button). */
+  openRunMenu(ids: string[], x: number, y: number): void;
+  createProject(): void;
 }
 
 /** Re-render whenever the model says it changed. */
@@ -57,7 +62,8 @@ function TaskRow(props: {
       className={`lt-task-row ${selected ? 'lt-selected' : ''}`}
       data-task-id={task.id}
       onClick={() => actions.openTask(task.id)}
-      title={`${task.name} — ${statusLabel(task.status)}`}
+      data-archived={task.archived ? 'true' : undefined}
+      title={`${runName(task)} (${task.id}) — ${statusLabel(task.status)}`}
     >
       <input
         type="checkbox"
@@ -69,7 +75,19 @@ function TaskRow(props: {
       />
       <StatusIcon status={task.status} />
       <div className="lt-task-text">
-        <div className="lt-task-name">{task.name}</div>
+        <div className="lt-task-title-line">
+          <span
+            className="lt-task-name"
+            onDoubleClick={event => {
+              event.stopPropagation();
+              actions.rename(task.id);
+            }}
+          >
+            {task.name}
+          </span>
+          {(task.run_count ?? 1) > 1 && <span className="lt-run-number">#{task.run_number}</span>}
+          <code className="lt-short-id">{shortId(task.id)}</code>
+        </div>
         <div className="lt-task-meta">
           <span>{task.user}</span>
           <span>{relativeTime(task.created)}</span>
@@ -90,6 +108,9 @@ function Filters(props: { model: ExperimentsModel }): JSX.Element {
   const [search, setSearch] = React.useState(model.query.search);
   const [tags, setTags] = React.useState(model.query.tags.join(', '));
   const timer = React.useRef<number | null>(null);
+  // The model's query can change under the inputs (a state restored after a reload).
+  React.useEffect(() => setSearch(model.query.search), [model.query.search]);
+  React.useEffect(() => setTags(model.query.tags.join(', ')), [model.query.tags.join(',')]);
 
   const onSearch = (value: string) => {
     setSearch(value);
@@ -145,6 +166,18 @@ function Filters(props: { model: ExperimentsModel }): JSX.Element {
         ))}
       </div>
       <div className="lt-row">
+        <button
+          className={`lt-chip lt-archived-filter ${model.query.archived ? 'lt-chip-on' : ''}`}
+          aria-pressed={model.query.archived}
+          title={
+            model.query.archived
+              ? 'Showing archived experiments (click to show the others)'
+              : 'Show the archived experiments instead'
+          }
+          onClick={() => void model.setQuery({ archived: !model.query.archived })}
+        >
+          archived
+        </button>
         <input
           className="lt-tags"
           placeholder="Tags (comma separated)"
@@ -225,6 +258,8 @@ export function SidebarView(props: {
       <div className="lt-empty">
         {model.query.search || model.query.statuses.length || model.query.tags.length
           ? 'No experiments match these filters.'
+          : model.query.archived
+          ? 'No archived experiments in this project.'
           : 'No experiments in this project yet.'}
       </div>
     );
@@ -275,22 +310,45 @@ export function SidebarView(props: {
             </option>
           ))}
         </select>
+        <button
+          className="lt-button lt-new-project"
+          title="New project"
+          aria-label="New project"
+          onClick={() => actions.createProject()}
+        >
+          +
+        </button>
       </div>
       <Filters model={model} />
       <div className="lt-selection-bar">
         <span className="lt-count">
+          {selected.length > 0 ? `${selected.length} selected · ` : ''}
           {model.tasks.length}
-          {model.nextCursor ? '+' : ''} experiment{model.tasks.length === 1 ? '' : 's'}
+          {model.nextCursor ? '+' : ''}
+          {selected.length > 0 ? '' : ` experiment${model.tasks.length === 1 ? '' : 's'}`}
           {model.loading ? ' · loading…' : ''}
         </span>
         <span className="lt-spacer" />
         {selected.length > 0 && (
           <button
+            className="lt-button lt-selection-actions"
+            title={`Rename, tag, move, clone, abort, publish, archive or delete the ${selected.length} selected`}
+            onClick={event => {
+              const box = event.currentTarget.getBoundingClientRect();
+              actions.openRunMenu(selected, box.left, box.bottom);
+            }}
+          >
+            Actions ▾
+          </button>
+        )}
+        {selected.length > 0 && (
+          <button
             className="lt-button lt-clear"
             title={`Clear the selection (${selected.length})`}
+            aria-label="Clear the selection"
             onClick={() => model.clearSelection()}
           >
-            Clear
+            ✕
           </button>
         )}
         <button

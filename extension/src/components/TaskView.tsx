@@ -5,10 +5,11 @@
 import * as React from 'react';
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
+import { ISignal } from '@lumino/signaling';
 
 import { getMetrics, getScalarsForTasks, getTask } from '../api';
 import { LabtrackError } from '../request';
-import { dateTime, duration, num, statusLabel } from '../format';
+import { dateTime, duration, num, runLabel, runName, shortId, statusLabel } from '../format';
 import { ILabtrackSettings, IMetricInfo, IRuntime, IScalarSeries, IScript, ITask } from '../tokens';
 import { ScalarChart } from './ScalarChart';
 import { StatusIcon } from './StatusIcon';
@@ -26,6 +27,19 @@ const TABS = [
 type Tab = (typeof TABS)[number];
 
 const LIVE = new Set(['created', 'queued', 'in_progress']);
+
+/** What a task view asks of the plugin (run actions, other views). */
+export interface ITaskViewHooks {
+  /** Emits the ids of runs an action changed; the view re-reads its task when it is one. */
+  changed: ISignal<unknown, string[]>;
+  /** The view read its task (the commands use it for runs the sidebar has not loaded). */
+  loaded(task: ITask): void;
+  /** The header's Actions button: the run actions as a menu at a point. */
+  openMenu(taskId: string, x: number, y: number): void;
+  /** The title's double-click. */
+  rename(taskId: string): void;
+  openTask(taskId: string): void;
+}
 
 /** "host · OS · Python 3.11 · 8 CPUs · 32 GB · 1 GPU" from what the SDK recorded. */
 function machineText(runtime: IRuntime | undefined): string {
@@ -52,8 +66,12 @@ function gitText(script: IScript | undefined): string {
   return `${script.repository} @ ${script.branch || '?'} ${script.commit.slice(0, 10)}${dirty}`;
 }
 
-function Overview(props: { task: ITask; metrics: IMetricInfo[] }): JSX.Element {
-  const { task, metrics } = props;
+function Overview(props: {
+  task: ITask;
+  metrics: IMetricInfo[];
+  openTask: (id: string) => void;
+}): JSX.Element {
+  const { task, metrics, openTask } = props;
   const rows: Array<[string, React.ReactNode]> = [
     [
       'status',
@@ -79,6 +97,15 @@ function Overview(props: { task: ITask; metrics: IMetricInfo[] }): JSX.Element {
     ['tags', task.tags.join(', ') || '—'],
     ['id', <code>{task.id}</code>]
   ];
+  if (task.parent_id) {
+    const parent = task.parent_id;
+    rows.push([
+      'cloned from',
+      <button className="lt-link" title={parent} onClick={() => openTask(parent)}>
+        {shortId(parent)}
+      </button>
+    ]);
+  }
   return (
     <div className="lt-overview">
       <table className="lt-kv">
@@ -221,8 +248,9 @@ export function TaskViewBody(props: {
   settings: () => ILabtrackSettings;
   isVisible: () => boolean;
   onTitle: (task: ITask) => void;
+  hooks: ITaskViewHooks;
 }): JSX.Element {
-  const { taskId, settings, isVisible, onTitle } = props;
+  const { taskId, settings, isVisible, onTitle, hooks } = props;
   const [task, setTask] = React.useState<ITask | null>(null);
   const [metrics, setMetrics] = React.useState<IMetricInfo[]>([]);
   const [error, setError] = React.useState<string | null>(null);
@@ -236,6 +264,7 @@ export function TaskViewBody(props: {
       setMetrics(m);
       setError(null);
       onTitle(t);
+      hooks.loaded(t);
     } catch (reason) {
       setError(reason instanceof LabtrackError ? reason.message : String(reason));
     }
@@ -243,6 +272,19 @@ export function TaskViewBody(props: {
 
   React.useEffect(() => {
     void load();
+  }, [load]);
+
+  // A run action on this run (here, in the sidebar or the palette): show its result now.
+  React.useEffect(() => {
+    const onChanged = (_: unknown, ids: string[]) => {
+      if (ids.includes(taskId)) {
+        void load();
+      }
+    };
+    hooks.changed.connect(onChanged);
+    return () => {
+      hooks.changed.disconnect(onChanged);
+    };
   }, [load]);
 
   const live = task !== null && LIVE.has(task.status);
@@ -279,10 +321,31 @@ export function TaskViewBody(props: {
     <div className="lt-task-view" data-task-id={task.id}>
       <div className="lt-task-header">
         <StatusIcon status={task.status} />
-        <span className="lt-task-title">{task.name}</span>
+        <span
+          className="lt-task-title"
+          title="Double-click to rename"
+          onDoubleClick={() => hooks.rename(task.id)}
+        >
+          {runName(task)}
+        </span>
+        <code className="lt-short-id" title={task.id}>
+          {shortId(task.id)}
+        </code>
         <span className="lt-dim">{task.project_name}</span>
+        {task.archived && <span className="lt-badge lt-badge-archived">archived</span>}
+        {task.stop_requested && <span className="lt-badge lt-badge-stopping">stopping…</span>}
         {live && <span className="lt-live">live</span>}
         <span className="lt-spacer" />
+        <button
+          className="lt-button lt-task-actions"
+          title="Rename, tag, move, clone, abort, publish, archive or delete this run"
+          onClick={event => {
+            const box = event.currentTarget.getBoundingClientRect();
+            hooks.openMenu(task.id, box.left, box.bottom);
+          }}
+        >
+          Actions ▾
+        </button>
         <button className="lt-button" onClick={() => void load().then(() => setTick(t => t + 1))}>
           Refresh
         </button>
@@ -303,7 +366,9 @@ export function TaskViewBody(props: {
         ))}
       </div>
       <div className="lt-tab-body">
-        {tab === 'Overview' && <Overview task={task} metrics={metrics} />}
+        {tab === 'Overview' && (
+          <Overview task={task} metrics={metrics} openTask={hooks.openTask} />
+        )}
         {tab === 'Hyperparameters' && <Hyperparameters task={task} />}
         {tab === 'Scalars' && (
           <Scalars task={task} metrics={metrics} tick={tick} buckets={settings().chartBuckets} />
@@ -317,27 +382,45 @@ export function TaskViewBody(props: {
   );
 }
 
+/** The main-area widget of one task (the layout restorer reopens it by `taskId`). */
+export class TaskViewWidget extends MainAreaWidget {
+  constructor(
+    readonly taskId: string,
+    settings: () => ILabtrackSettings,
+    hooks: ITaskViewHooks
+  ) {
+    // The body reads `widget` only after construction (visibility, title).
+    let widget: TaskViewWidget | null = null;
+    const content = ReactWidget.create(
+      <TaskViewBody
+        taskId={taskId}
+        settings={settings}
+        isVisible={() => widget !== null && !widget.isDisposed && widget.isVisible}
+        onTitle={task => {
+          if (widget) {
+            // Tabs of same-named runs differ by number and short id.
+            widget.title.label = runLabel(task);
+            widget.title.caption = `${task.project_name} / ${runName(task)} (${statusLabel(task.status)})\n${task.id}`;
+          }
+        }}
+        hooks={hooks}
+      />
+    );
+    content.addClass('lt-task-content');
+    super({ content });
+    widget = this;
+    this.id = `labtrack-task-${taskId}`;
+    this.title.label = `Experiment ${shortId(taskId)}`;
+    this.title.closable = true;
+    this.addClass('lt-main');
+  }
+}
+
 /** Create the main-area widget for one task. */
-export function createTaskView(taskId: string, settings: () => ILabtrackSettings): MainAreaWidget {
-  let widget: MainAreaWidget | null = null;
-  const content = ReactWidget.create(
-    <TaskViewBody
-      taskId={taskId}
-      settings={settings}
-      isVisible={() => widget !== null && widget.isVisible}
-      onTitle={task => {
-        if (widget) {
-          widget.title.label = task.name;
-          widget.title.caption = `${task.project_name} / ${task.name} (${statusLabel(task.status)})`;
-        }
-      }}
-    />
-  );
-  content.addClass('lt-task-content');
-  widget = new MainAreaWidget({ content });
-  widget.id = `labtrack-task-${taskId}`;
-  widget.title.label = 'Experiment';
-  widget.title.closable = true;
-  widget.addClass('lt-main');
-  return widget;
+export function createTaskView(
+  taskId: string,
+  settings: () => ILabtrackSettings,
+  hooks: ITaskViewHooks
+): TaskViewWidget {
+  return new TaskViewWidget(taskId, settings, hooks);
 }

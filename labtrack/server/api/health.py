@@ -1,4 +1,4 @@
-"""`GET /health`: the one API operation without auth (the OpenAPI document and /docs are public too)."""
+"""`GET /health`: the one endpoint without auth."""
 
 from __future__ import annotations
 
