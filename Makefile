@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: lab test bench install install-dev system-deps postgres clean
+.PHONY: lab test bench mutate install install-dev system-deps postgres clean
 
 # Two installs, two stamps: `make lab` installs labtrack and what its example needs (the
 # [examples] extra); `make test` adds the test tools (the [dev] extra) on top, without
@@ -52,6 +52,13 @@ lab: install
 
 bench: install-dev
 	scripts/with-postgres.sh $(PY) -m bench
+
+# Mutation testing (cosmic-ray, the [mutate] extra) of the ingest, downsampling, auth and proxy code:
+# slow, so outside `make test` and CI. MUTATE_SITES (mutants per group, default 30) and MUTATE_CAP
+# (seconds per group, default 600) bound it; MUTATE_GROUPS picks groups. Survivors: bench/results/mutate.md.
+mutate: install-dev
+	$(PY) -m pip install -q $$($(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['mutate']))")
+	$(PY) scripts/mutate.py $(MUTATE_GROUPS)
 
 clean:
 	scripts/postgres.sh remove

@@ -328,3 +328,29 @@ def test_the_server_tightens_a_store_left_open_by_an_older_version(tmp_path: Pat
         assert [p for p in data.glob("labtrack.db*") if _loose_modes(p)] == []
     finally:
         server.stop()
+
+
+# -- what answers without a key ---------------------------------------------------------------------------
+
+
+def test_what_answers_without_a_key_is_what_the_docs_say(tracking_server) -> None:
+    """docs/server.md names the public routes; every other operation of the API must be 401 without a key."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "server.md").read_text()
+    line = next((ln for ln in doc.splitlines() if ln.startswith("- **Without a key**")), "")
+    assert line, "docs/server.md's security model must list what answers without a key"
+    documented = set(re.findall(r"`GET (/api/v1/[^`]*)`", line))
+    spec_resp = requests.get(f"{tracking_server.api}/openapi.json", timeout=10)
+    docs_resp = requests.get(f"{tracking_server.api}/docs", timeout=10)
+    assert spec_resp.status_code == 200 and docs_resp.status_code == 200
+    spec = spec_resp.json()
+    public = {"/api/v1/openapi.json", "/api/v1/docs"}
+    for path, operations in spec["paths"].items():
+        for verb, operation in operations.items():
+            url = tracking_server.url + re.sub(r"\{[^}]*\}", "0" * 32, path)
+            status = requests.request(verb.upper(), url, timeout=10).status_code
+            if status != 401:
+                assert verb == "get", (verb, path, status)
+                public.add(path)
+            else:  # the contract says so too, so generated clients send the key
+                assert operation.get("security"), (verb, path)
+    assert public == documented == {"/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs"}

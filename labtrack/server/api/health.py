@@ -1,4 +1,4 @@
-"""`GET /health`: the one endpoint without auth."""
+"""`GET /health`: the one API operation without auth (the OpenAPI document and /docs are public too)."""
 
 from __future__ import annotations
 
