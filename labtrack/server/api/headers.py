@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # An API answer is data, never a page: nothing may load, run or frame it.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 NOSNIFF = "nosniff"
+_NOSNIFF_HEADER = (b"x-content-type-options", NOSNIFF.encode())
+_CSP_HEADER = (b"content-security-policy", API_CSP.encode())
 
 # Raster images the lab extension shows in an <img>; SVG is left out on purpose (it can carry script).
 INLINE_IMAGE_TYPES = {
@@ -43,10 +45,10 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 present = {bytes(name).lower() for name, _value in headers}
-                if b"x-content-type-options" not in present:
-                    headers.append((b"x-content-type-options", NOSNIFF.encode()))
-                if b"content-security-policy" not in present:
-                    headers.append((b"content-security-policy", API_CSP.encode()))
+                if _NOSNIFF_HEADER[0] not in present:
+                    headers.append(_NOSNIFF_HEADER)
+                if _CSP_HEADER[0] not in present:
+                    headers.append(_CSP_HEADER)
                 message = {**message, "headers": headers}
             await send(message)
 
