@@ -72,7 +72,8 @@ def test_compare_panel_follows_a_running_run(lab_page, seeder):
     page.command("labtrack:compare-selected", {"ids": [done["id"], running["id"]]})
     page.page.wait_for_selector(".lt-compare[data-live-runs='1'][data-charts-drawn='1']")
     chart = ".lt-compare-chart[data-metric=loss] .js-plotly-plot"
-    lengths = f"() => Object.fromEntries(document.querySelector({json.dumps(chart)}).data.map(t => [t.name, t.x.length]))"
+    # Legend entries are run labels ("finished · 1a2b3c"): key them by the name.
+    lengths = f"() => Object.fromEntries(document.querySelector({json.dumps(chart)}).data.map(t => [t.name.split(' · ')[0], t.x.length]))"
     assert page.page.evaluate(lengths) == {"finished": 100, "running": 50}
 
     log = RequestLog(page.page, "/labtrack/api/v1/")
