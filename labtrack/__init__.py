@@ -14,6 +14,7 @@ __all__ = [
     "ApiClient",
     "ApiError",
     "Artifact",
+    "Dataset",
     "LabtrackError",
     "Logger",
     "NotFound",
@@ -27,6 +28,7 @@ _LAZY = {
     "Logger": "labtrack.sdk.logger",
     "ApiClient": "labtrack.sdk.client",
     "Artifact": "labtrack.sdk.artifacts",
+    "Dataset": "labtrack.sdk.datasets",
     "LabtrackError": "labtrack.sdk.errors",
     "ApiError": "labtrack.sdk.errors",
     "NotFound": "labtrack.sdk.errors",
@@ -36,6 +38,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from labtrack.sdk.artifacts import Artifact
     from labtrack.sdk.client import ApiClient
+    from labtrack.sdk.datasets import Dataset
     from labtrack.sdk.errors import ApiError, LabtrackError, NotFound, ServerUnreachable
     from labtrack.sdk.logger import Logger
     from labtrack.sdk.task import Task

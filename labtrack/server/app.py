@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 
 from labtrack import __version__
 from labtrack.server.api import artifacts as artifacts_api
+from labtrack.server.api import datasets as datasets_api
 from labtrack.server.api import docs as docs_api
 from labtrack.server.api import events as events_api
 from labtrack.server.api import health as health_api
@@ -187,7 +188,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_api.router, prefix=API_PREFIX)
     app.include_router(docs_api.router, prefix=API_PREFIX)
     secured = [Depends(current_user)]
-    for module in (keys_api, projects_api, tasks_api, events_api, artifacts_api):
+    app.state.datasets = datasets_api.build_dataset_service(svc)
+    for module in (keys_api, projects_api, tasks_api, events_api, artifacts_api, datasets_api):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=secured)
     # Event batches skip routing and dependency solving (the route above still documents them).
     app.add_middleware(EventIngestMiddleware, services=svc, prefix=API_PREFIX, handlers=app.exception_handlers)

@@ -97,7 +97,13 @@ class ProjectService:
         return self.get(project_id)
 
     def delete(self, project_id: str) -> None:
-        """Delete an empty project; NotEmpty while it has tasks."""
+        """Delete an empty project; NotEmpty while it has tasks (or dataset versions)."""
+        try:
+            self._delete(project_id)
+        except IntegrityError:  # rows of other tables (dataset versions) still name the project
+            raise NotEmpty("The project still has dataset versions: delete them first.") from None
+
+    def _delete(self, project_id: str) -> None:
         with self.db.write() as conn:
             row = project_store.get(conn, project_id)
             if not row:

@@ -181,3 +181,64 @@ scalar_blocks = Table(
     Column("max", Float, nullable=True),
     Column("last_iteration", BigInteger, nullable=False),
 )
+
+# -- datasets ------------------------------------------------------------------------------------
+# A dataset version is a row; its manifest is one row per file (path → size, sha256); the bytes
+# live once per sha256 in the byte store, and a `dataset_blobs` row exists only once those bytes
+# are committed there and checked against their hash (so "which hashes are missing" is a query).
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
+    Column("name", String(1000), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("state", String(10), nullable=False),  # draft | final
+    Column("description", Text, nullable=False, default=""),
+    Column("user", String(200), nullable=False, default=""),
+    Column("file_count", BigInteger, nullable=False, default=0),
+    Column("total_size", BigInteger, nullable=False, default=0),
+    Column("created", Float, nullable=False),
+    Column("finalized", Float, nullable=True),
+    UniqueConstraint("project_id", "name", "version"),
+    Index(None, "project_id", "name", "state", "created"),
+    Index(None, "created"),
+)
+
+dataset_parents = Table(
+    "dataset_parents",
+    metadata,
+    Column("dataset_id", String(32), ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    Column("parent_id", String(32), ForeignKey("datasets.id"), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Index(None, "parent_id"),
+)
+
+dataset_files = Table(
+    "dataset_files",
+    metadata,
+    Column("dataset_id", String(32), ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Index(None, "dataset_id", "sha256"),
+)
+
+dataset_blobs = Table(
+    "dataset_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+# A task's input datasets by alias (`Dataset.get(..., alias="train")` inside a running task).
+task_datasets = Table(
+    "task_datasets",
+    metadata,
+    Column("task_id", String(32), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(200), primary_key=True),
+    Column("dataset_id", String(32), ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("created", Float, nullable=False),
+    Index(None, "dataset_id"),
+)

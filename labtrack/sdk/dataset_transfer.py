@@ -1,0 +1,228 @@
+"""Moving dataset bytes: streamed, parallel uploads of blobs and a verified local blob cache.
+
+Uploads send each file in 1 MiB chunks while hashing them; the server stores the bytes only when
+they hash to the name they were sent under, so a file that changes mid-upload is refused whole and
+reported, never stored half-changed. Downloads land in a temporary file beside the cache entry
+and are renamed into place only after their sha256 matched: the cache never holds unverified
+bytes under a hash's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from labtrack import paths
+from labtrack.sdk.client import ApiClient
+from labtrack.sdk.dataset_files import CHUNK, CorruptedCopyError, Progress, default_workers, parallel_map, sha256_file
+from labtrack.sdk.errors import ApiError, ServerUnreachable
+
+RETRIES = 3  # tries per blob for transport problems (a changed file is not retried: it is reported)
+
+
+def cache_root() -> Path:
+    """Where local copies live: `LABTRACK_DATASET_CACHE`, else `<labtrack home or user cache>/datasets`."""
+    explicit = os.environ.get("LABTRACK_DATASET_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("LABTRACK_HOME")
+    if home:
+        return Path(home).expanduser() / "cache" / "datasets"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(paths.APP_NAME)) / "datasets"
+
+
+@dataclass
+class Upload:
+    sha256: str
+    size: int
+    source: Path
+
+
+@dataclass
+class UploadReport:
+    uploaded: int = 0
+    bytes_sent: int = 0
+    already_stored: int = 0
+    changed: list[Path] | None = None
+
+
+def _chunks(source: Path, on_bytes: Callable[[int], None]) -> Iterator[bytes]:
+    with open(source, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            on_bytes(len(chunk))
+            yield chunk
+
+
+def _pause(attempt: int, exc: Exception) -> None:
+    wait = getattr(exc, "retry_after", None) or min(2.0**attempt * 0.5, 8.0)
+    time.sleep(wait)
+
+
+def upload_blobs(client: ApiClient, uploads: list[Upload], *, show_progress: bool, workers: int | None = None) -> UploadReport:
+    """PUT each blob's bytes (streamed, in parallel); files whose bytes changed are reported, not sent."""
+    report = UploadReport(changed=[])
+    with Progress("uploading", sum(u.size for u in uploads), show_progress) as bar:
+
+        def one(item: Upload) -> tuple[str, int]:
+            for attempt in range(RETRIES):
+                sent = [0]
+
+                def count(n: int) -> None:
+                    sent[0] += n
+                    bar.update(n)
+
+                try:
+                    answer = client._call("PUT", f"/blobs/{item.sha256}", data=_chunks(item.source, count),
+                                          headers={"Content-Type": "application/octet-stream"})
+                    return ("stored" if answer.get("created") else "had"), sent[0]
+                except FileNotFoundError:
+                    return "changed", 0
+                except ApiError as exc:
+                    bar.update(-sent[0])
+                    if exc.code == "hash_mismatch":
+                        # The bytes read differ from those hashed at add time: the file changed.
+                        try:
+                            now_sha, _size = sha256_file(item.source)
+                        except OSError:
+                            return "changed", 0
+                        if now_sha != item.sha256:
+                            return "changed", 0
+                    elif exc.status < 500 and exc.status != 429:
+                        raise
+                    if attempt == RETRIES - 1:
+                        raise
+                    _pause(attempt, exc)
+                except ServerUnreachable as exc:
+                    bar.update(-sent[0])
+                    if attempt == RETRIES - 1:
+                        raise
+                    _pause(attempt, exc)
+            raise AssertionError("unreachable")
+
+        for item, (outcome, sent) in zip(uploads, parallel_map(one, uploads, workers or default_workers())):
+            if outcome == "stored":
+                report.uploaded += 1
+                report.bytes_sent += sent
+            elif outcome == "had":
+                report.already_stored += 1
+            else:
+                assert report.changed is not None
+                report.changed.append(item.source)
+    return report
+
+
+class BlobCache:
+    """Verified blobs on local disk (`<root>/blobs/ab/<sha256>`, read-only), fetched on demand."""
+
+    def __init__(self, client: ApiClient, root: Path | None = None) -> None:
+        self.client = client
+        self.root = root or cache_root()
+
+    def path(self, sha256: str) -> Path:
+        return self.root / "blobs" / sha256[:2] / sha256
+
+    def verified(self, sha256: str, size: int) -> Path | None:
+        """The cached blob if its bytes hash to its name; a damaged one is deleted."""
+        target = self.path(sha256)
+        try:
+            if target.stat().st_size == size and sha256_file(target)[0] == sha256:
+                return target
+        except OSError:
+            return None
+        discard(target)
+        return None
+
+    def fetch(self, sha256: str, size: int, on_bytes: Callable[[int], None] | None = None) -> Path:
+        """Download a blob into the cache (verified before it takes its name) and return its path."""
+        target = self.path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(RETRIES):
+            tmp = target.with_name(f".{sha256}.{uuid.uuid4().hex[:8]}.part")
+            digest = hashlib.sha256()
+            got = 0
+            try:
+                with open(tmp, "wb") as fh:
+                    for chunk in self.client.download(f"/blobs/{sha256}", CHUNK):
+                        digest.update(chunk)
+                        fh.write(chunk)
+                        got += len(chunk)
+                        if on_bytes:
+                            on_bytes(len(chunk))
+                if digest.hexdigest() != sha256 or got != size:
+                    raise CorruptedCopyError(
+                        f"The server sent {got} bytes hashing to {digest.hexdigest()} for blob {sha256} ({size} bytes): "
+                        "its stored copy may be damaged; tell the server's operator."
+                    )
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, target)
+                return target
+            except ServerUnreachable as exc:
+                if on_bytes:
+                    on_bytes(-got)
+                if attempt == RETRIES - 1:
+                    raise
+                _pause(attempt, exc)
+            finally:
+                discard(tmp)
+        raise AssertionError("unreachable")
+
+
+def discard(path: Path) -> None:
+    """Remove a file, read-only or missing alike."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o644)
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def place(blob: Path, target: Path, *, linked: bool) -> None:
+    """Put a cached blob at `target`: a hard link (read-only copies share the bytes) or a writable copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    discard(target)
+    if linked:
+        try:
+            os.link(blob, target)
+            return
+        except OSError:  # another filesystem, or links unsupported: copy instead
+            pass
+        shutil.copyfile(blob, target)
+        os.chmod(target, 0o444)
+        return
+    shutil.copyfile(blob, target)
+    os.chmod(target, 0o644)
+
+
+@contextlib.contextmanager
+def folder_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes filling the same cached copy (no-op where fcntl is missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def note(message: str) -> None:
+    """A line for the person running this (stderr: stdout may be a pipe of data)."""
+    print(f"labtrack: {message}", file=sys.stderr, flush=True)
+
+
+__all__ = ["BlobCache", "Upload", "UploadReport", "cache_root", "default_workers", "discard", "folder_lock", "note",
+           "place", "upload_blobs"]

@@ -1,0 +1,114 @@
+"""Request and response models of `/datasets`, `/blobs` and task inputs (the OpenAPI contract)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from labtrack.server.api.schemas import Strict
+
+Sha256 = Field(pattern=r"^[0-9a-f]{64}$", description="lowercase hex sha256 of the file's bytes")
+DatasetState = Literal["draft", "final"]
+
+
+class DatasetCreate(Strict):
+    project: str = Field(min_length=1, max_length=1000, description="project name; created if new")
+    name: str = Field(min_length=1, max_length=1000)
+    version: str | None = Field(default=None, min_length=1, max_length=100,
+                                description="left out: the next after the highest dotted-number version (1.0.0 first)")
+    description: str = Field(default="", max_length=100_000)
+    parents: list[str] = Field(default_factory=list, max_length=100,
+                               description="ids of final versions whose files the draft starts with")
+
+
+class DatasetPatch(Strict):
+    description: str | None = Field(default=None, max_length=100_000)
+
+
+class Dataset(BaseModel):
+    id: str
+    project: str
+    project_id: str
+    name: str
+    version: str
+    state: DatasetState
+    description: str
+    user: str
+    file_count: int
+    total_size: int
+    created: str
+    finalized: str | None
+    parents: list[str]
+
+
+class DatasetList(BaseModel):
+    items: list[Dataset]
+    next_cursor: str | None
+
+
+class FileEntry(Strict):
+    path: str = Field(min_length=1, max_length=1024, description="relative, '/'-separated")
+    size: int = Field(ge=0)
+    sha256: str = Sha256
+
+
+class FileChanges(Strict):
+    add: list[FileEntry] = Field(default_factory=list, max_length=10_000)
+    remove: list[str] = Field(default_factory=list, max_length=10_000)
+
+
+class FileChangeResult(BaseModel):
+    missing: list[str] = Field(description="hashes among `add` whose bytes the server does not have: PUT /blobs/{sha256}")
+    removed: int
+    file_count: int
+    total_size: int
+
+
+class FileList(BaseModel):
+    items: list[FileEntry]
+    next_cursor: str | None
+
+
+class MissingBlob(BaseModel):
+    sha256: str
+    size: int
+
+
+class MissingList(BaseModel):
+    items: list[MissingBlob]
+    next_cursor: str | None
+
+
+class BlobStored(BaseModel):
+    sha256: str
+    size: int
+    created: bool = Field(description="false when the server already had these bytes")
+
+
+class TaskInputCreate(Strict):
+    alias: str = Field(min_length=1, max_length=200)
+    dataset_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
+class TaskInput(Dataset):
+    alias: str
+
+
+class TaskInputList(BaseModel):
+    items: list[TaskInput]
+
+
+class DatasetUser(BaseModel):
+    task_id: str
+    name: str
+    alias: str
+    recorded: str
+
+
+class DatasetUserList(BaseModel):
+    items: list[DatasetUser]
+
+
+class Lineage(BaseModel):
+    items: list[Dataset] = Field(description="this version first, then its ancestors, nearest first")
