@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from labtrack.data_cli import add_data_parser
 from labtrack.server_ext.lab import add_lab_arguments
 
 
@@ -52,6 +53,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     examples = sub.add_parser("examples", help="copy the example notebooks into a folder (never over your files)")
     examples.add_argument("folder", nargs="?", default=".", help="where to copy them (default: the current folder)")
+    add_data_parser(sub)
     return parser
 
 
@@ -85,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         from labtrack.server_ext.lab import run_lab
 
         return run_lab(args)
+    if args.command == "data":
+        from labtrack.data_cli import data_command
+
+        return data_command(args)
     if args.command == "examples":
         from labtrack.bundled_examples import examples_command
 
