@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from labtrack.sdk import argv, capture, current, lifecycle
+from labtrack.sdk.announce import announce_task
 from labtrack.sdk.artifacts import Artifact, serialize_artifact, sha256_file
 from labtrack.sdk.client import ApiClient
 from labtrack.sdk.errors import ConfigurationError, LabtrackError, NotFound, ServerUnreachable
@@ -90,6 +91,7 @@ class Task:
         offline: bool | None = None,
         api_url: str | None = None,
         api_key: str | None = None,
+        quiet: bool | None = None,
     ) -> "Task":
         """Create a task (or attach to one) and make it the current task.
 
@@ -99,6 +101,8 @@ class Task:
             auto_connect_*, auto_resource_monitoring, capture_*: switch each capture off.
             offline: write a session folder instead of talking to a server (default:
                 `Task.set_offline` / `LABTRACK_OFFLINE`).
+            quiet: `True` skips the one line naming the task and where to see it (default:
+                silent when `LABTRACK_QUIET=1`).
 
         Raises:
             ServerUnreachable: online and the server does not answer (use offline mode).
@@ -134,6 +138,9 @@ class Task:
                 else:
                     task = cls._create_online(client, project_name, task_name, task_type, tags)
             cls._current = task
+            announce_task(task.id, task.name, task.project, api_url=None if task.offline else task.client.url,
+                          offline_folder=task.get_offline_mode_folder(), in_kernel=capture.in_notebook_kernel(),
+                          quiet=quiet)
             # An attached task already holds its code (the Track snapshot, or what was enqueued for
             # an agent): re-capturing here would replace it with the kernel's or agent's own argv.
             task._start_capture(auto_connect_arg_parser, auto_connect_streams, auto_resource_monitoring,
