@@ -87,7 +87,8 @@ def test_compare_three_runs_overlay_and_differing_params(lab_page, seeder):
         ".lt-compare-chart[data-metric=loss] .js-plotly-plot",
         "el => el.data.map(t => [t.name, t.line.color, t.x.length])",
     )
-    assert sorted(t[0] for t in traces) == ["lr 0.01", "lr 0.03", "lr 0.1"]
+    # Legend entries name each run by its label: name · short id.
+    assert sorted(t[0] for t in traces) == sorted(f"{t['name']} · {t['id'][:6]}" for t in runs)
     assert len({t[1] for t in traces}) == 3
     assert all(t[2] > 0 for t in traces)
     assert page.page.locator(".lt-compare-chart[data-metric=loss] .legend .traces").count() == 3
