@@ -102,7 +102,8 @@ export function shortId(id: string): string {
 
 /** `digits-sgd #3` when the project has several runs of that name (else just the name). */
 export function runName(task: Pick<ITask, 'name' | 'run_number' | 'run_count'>): string {
-  return (task.run_count ?? 1) > 1 && task.run_number ? `${task.name} #${task.run_number}` : task.name;
+  const numbered = (task.run_count ?? 1) > 1 && task.run_number;
+  return numbered ? `${task.name} #${task.run_number}` : task.name;
 }
 
 /** How a run is named wherever runs sit side by side: `digits-sgd #3 · 1a2b3c`. */

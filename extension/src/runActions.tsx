@@ -64,7 +64,8 @@ async function settle(
     if (result.status === 'fulfilled') {
       done.push(tasks[i].id);
     } else {
-      failures.push(`${runLabel(tasks[i])}: ${messageOf(result.reason)}`);
+      const message = messageOf(result.reason);
+      failures.push(tasks.length === 1 ? message : `${runLabel(tasks[i])}: ${message}`);
     }
   });
   if (failures.length) {
@@ -72,8 +73,7 @@ async function settle(
       tasks.length === 1
         ? `Could not ${verb} ${runLabel(tasks[0])}`
         : `Could not ${verb} ${failures.length} of ${tasks.length} experiments`;
-    const detail = failures.length === 1 && tasks.length === 1 ? failures[0].split(': ').slice(1).join(': ') : failures.slice(0, 5).join('; ');
-    Notification.error(`${head}: ${detail}`, { autoClose: false });
+    Notification.error(`${head}: ${failures.slice(0, 5).join('; ')}`, { autoClose: false });
   }
   return done;
 }
@@ -345,7 +345,10 @@ export async function cloneRuns(tasks: ITask[]): Promise<IActionOutcome> {
     `Clone ${describe(tasks)}?`,
     <>
       <RunList tasks={tasks} />
-      <p>Each gets a new draft (status created) with the same name, code, parameters and configuration.</p>
+      <p>
+        Each gets a new draft (status created) with the same name, code, parameters and
+        configuration.
+      </p>
     </>,
     'Clone',
     false
