@@ -18,7 +18,9 @@ def _build_parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=8765)
     server.add_argument("--db", default=None, help="SQLAlchemy URL: sqlite:///path.db or postgresql://…")
     server.add_argument("--artifacts", default=None, help="directory or fsspec URL (s3://bucket/prefix)")
-    server.add_argument("--lost-contact-timeout", type=float, default=600.0, help="seconds")
+    server.add_argument("--lost-contact-timeout", type=float, default=None,
+                        help="seconds without a heartbeat or event before an in_progress task is failed "
+                        "(default: $LABTRACK_LOST_CONTACT_TIMEOUT, else 600)")
     server.add_argument("--max-artifact-bytes", type=int, default=5 * 1024**3)
     server.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     server_sub = server.add_subparsers(dest="server_command", metavar="{stop}")

@@ -18,11 +18,14 @@ from labtrack.server.settings import SETTINGS_ENV, Settings, default_artifacts_u
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from `labtrack server` flags plus the bootstrap-key environment variables."""
+    flags: dict[str, Any] = {}
+    if getattr(args, "lost_contact_timeout", None) is not None:  # else the environment's, else the default
+        flags["lost_contact_timeout"] = float(args.lost_contact_timeout)
     return Settings.from_env(
         db_url=getattr(args, "db", None) or default_db_url(),
         artifacts_url=getattr(args, "artifacts", None) or default_artifacts_url(),
-        lost_contact_timeout=float(getattr(args, "lost_contact_timeout", 600.0)),
         max_artifact_bytes=int(getattr(args, "max_artifact_bytes", 5 * 1024**3)),
+        **flags,
     )
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 
 from labtrack import paths
+from labtrack.server.errors import BadRequest
 
 SETTINGS_ENV = "LABTRACK_SERVER_SETTINGS"
 BOOTSTRAP_KEY_ENV = "LABTRACK_SERVER_BOOTSTRAP_KEY"
 BOOTSTRAP_USER_ENV = "LABTRACK_SERVER_BOOTSTRAP_USER"
+# Seconds an in_progress task may stay silent (no heartbeat, no event) before the watchdog fails it;
+# `labtrack server --lost-contact-timeout` wins over it.
+LOST_CONTACT_ENV = "LABTRACK_LOST_CONTACT_TIMEOUT"
+DEFAULT_LOST_CONTACT_TIMEOUT = 600.0
 
 
 def default_db_url() -> str:
@@ -38,7 +44,7 @@ class Settings:
 
     db_url: str = field(default_factory=default_db_url)
     artifacts_url: str = field(default_factory=default_artifacts_url)
-    lost_contact_timeout: float = 600.0
+    lost_contact_timeout: float = DEFAULT_LOST_CONTACT_TIMEOUT
     max_artifact_bytes: int = 5 * 1024**3
     max_batch_points: int = 100_000
     # An event batch's body: larger ones are 413 before they are read (bounds memory per request).
@@ -56,6 +62,8 @@ class Settings:
     def from_env(cls, **overrides: object) -> "Settings":
         """Settings from `LABTRACK_SERVER_SETTINGS` (JSON) plus the bootstrap key variables."""
         data: dict = {}
+        if os.environ.get(LOST_CONTACT_ENV):  # below the JSON: that one carries a worker's parent's flags
+            data["lost_contact_timeout"] = _seconds(os.environ[LOST_CONTACT_ENV], LOST_CONTACT_ENV)
         raw = os.environ.get(SETTINGS_ENV)
         if raw:
             data.update(json.loads(raw))
@@ -66,8 +74,22 @@ class Settings:
         data.update(overrides)
         return cls(**data)
 
+    def __post_init__(self) -> None:
+        _seconds(self.lost_contact_timeout, "--lost-contact-timeout")
+
     def to_env_json(self) -> str:
         """Serialize for worker processes; the bootstrap key travels in its own variable."""
         data = asdict(self)
         data.pop("bootstrap_key")
         return json.dumps(data)
+
+
+def _seconds(value: object, name: str) -> float:
+    """A positive, finite number of seconds; BadRequest naming the setting otherwise."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise BadRequest(f"{name}={value!r} is not a number of seconds greater than 0.")
+    return seconds

@@ -117,6 +117,15 @@ def cut_text(text: str, max_bytes: int) -> str:
     return f"{head}\n… [cut {cut} bytes] …\n{tail}"
 
 
+def describe_seconds(seconds: float) -> str:
+    """A duration as people write it: 600 → "10 min", 7200 → "2 h", 90 → "90 s", 1.5 → "1.5 s"."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
 def loads(text: str | None, default: Any = None) -> Any:
     """Decode a stored JSON column."""
     if not text:

@@ -76,7 +76,7 @@ def test_silent_tasks_are_failed_for_lost_contact(server_factory) -> None:
 
     wait_for(silent_failed, timeout=20, interval=0.3, what="the silent task to be failed for lost contact")
     lost = api.get(f"/tasks/{silent}").json()
-    assert lost["status"] == "failed" and lost["status_reason"] == "lost contact"
+    assert lost["status"] == "failed" and lost["status_reason"] == "lost contact: no heartbeat or event for 1.5 s"
     assert api.get(f"/tasks/{chatty}").json()["status"] == "in_progress"
     assert api.get(f"/tasks/{idle}").json()["status"] == "created"
 

@@ -14,7 +14,7 @@ from labtrack.server.store import tasks as task_store
 from labtrack.server.store.run_numbers import run_numbers
 from labtrack.server.store.db import Database
 from labtrack.server.store.tasks import TaskFilter, TaskSort
-from labtrack.server.util import dumps, loads, new_id, now
+from labtrack.server.util import describe_seconds, dumps, loads, new_id, now
 
 TASK_TYPES = (
     "training", "testing", "inference", "data_processing", "application", "monitor",
@@ -268,10 +268,13 @@ class TaskService:
     def fail_silent_tasks(self, timeout: float) -> int:
         """The lost-contact watchdog's sweep: fail in-progress tasks silent for longer than `timeout`."""
         stamp = now()
+        silent = describe_seconds(timeout)
+        reason = f"lost contact: no heartbeat or event for {silent}"
+        message = (f"The task's process sent nothing for more than {silent} (the server's lost-contact timeout, "
+                   "--lost-contact-timeout or LABTRACK_LOST_CONTACT_TIMEOUT): it was killed, hung, or lost "
+                   "its network.")
         with self.db.write() as conn:
-            return task_store.fail_silent_tasks(
-                conn, stamp - timeout, stamp, f"no event or heartbeat for more than {timeout:g} s"
-            )
+            return task_store.fail_silent_tasks(conn, stamp - timeout, stamp, reason, message)
 
 
 def _drop_empty_sections(hyperparams: dict[str, Any]) -> dict[str, Any]:

@@ -213,12 +213,12 @@ def delete_task(conn: Connection, task_id: str) -> None:
     conn.execute(delete(tasks).where(tasks.c.id == task_id))
 
 
-def fail_silent_tasks(conn: Connection, cutoff: float, when: float, message: str) -> int:
+def fail_silent_tasks(conn: Connection, cutoff: float, when: float, reason: str, message: str) -> int:
     """Mark in-progress tasks whose last contact is older than `cutoff` as failed (lost contact)."""
     result = conn.execute(
         update(tasks)
         .where(tasks.c.status == "in_progress", tasks.c.last_update < cutoff)
-        .values(status="failed", status_reason="lost contact", status_message=message, completed=when,
+        .values(status="failed", status_reason=reason, status_message=message, completed=when,
                 stop_requested=False)
     )
     return result.rowcount
