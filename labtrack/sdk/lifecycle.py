@@ -33,6 +33,8 @@ class LifecycleTask(Protocol):
 
     def _record_exception(self, exc_type: Any, exc: Any, tb: Any) -> None: ...
 
+    def _record_cell_outcome(self, error: BaseException | None) -> None: ...
+
     def _finish_at_exit(self) -> None: ...
 
     def get_logger(self) -> ConsoleSink: ...
@@ -131,11 +133,19 @@ def _pre_run_cell(info: Any = None) -> None:
 
 
 def _post_run_cell(result: Any) -> None:
-    """A failed cell is written to the task's console; the task goes on (the user may fix it)."""
+    """Every cell's outcome goes to the task, which ends by its last cell's (stopped after an
+    interrupt, failed after an error, else completed); a failed cell is also written to the
+    task's console. The task goes on meanwhile (the user may fix the cell)."""
     _cell_running.clear()
     task = _current()
+    if task is None or task._closed:
+        return
     error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
-    if task is None or task._closed or error is None:
+    try:
+        task._record_cell_outcome(error)
+    except Exception:  # never break the kernel over bookkeeping
+        pass
+    if error is None:
         return
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     try:

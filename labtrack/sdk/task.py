@@ -50,6 +50,9 @@ class Task:
     _current: "Task | None" = None
     _offline_default: bool = False
     _init_lock = threading.RLock()
+    # Set by `notebook_run` once the lab extension has tracked this kernel's notebook: `Task.init`
+    # then adopts the notebook's run instead of starting another task. None everywhere else.
+    _notebook_init: "Callable[[str | None, str | None, Iterable[str] | None], Task | None] | None" = None
 
     def __init__(self, client: ApiClient | None, record: dict[str, Any], offline_folder: Path | None = None):
         self._client = client
@@ -71,6 +74,7 @@ class Task:
         self._monitor: capture.ResourceMonitor | None = None
         self._argparse_hook: Callable[[Any], Any] | None = None
         self._capture_thread: threading.Thread | None = None
+        self._cell_note = ""  # what the last notebook cell's outcome says in status_message
 
     # -- construction --------------------------------------------------------------------------
 
@@ -116,6 +120,13 @@ class Task:
             remote = False
             if attach_id is None and env_task_id and continue_last_task is False:
                 attach_id, remote = env_task_id, True
+            adopt = cls._notebook_init
+            going_offline = cls.is_offline() if offline is None else offline
+            if adopt is not None and attach_id is None and continue_last_task is False and not going_offline:
+                # A tracked notebook: its run takes this project and name (see notebook_run.py).
+                adopted = adopt(project_name, task_name, tags)
+                if adopted is not None:
+                    return adopted
             current = cls._current
             if current is not None and not current._closed:
                 if attach_id is not None and current.id == attach_id:
@@ -512,6 +523,14 @@ class Task:
         self._record["name"] = name
         self._enqueue({"op": "patch", "body": {"name": str(name)}})
 
+    def move_to_project(self, new_project_name: str) -> None:
+        """Move the task to the project named `new_project_name` (created when missing)."""
+        from labtrack.sdk.projects import project_id
+
+        new_id = project_id(self.client, str(new_project_name))
+        self._record.update(project_id=new_id, project_name=str(new_project_name))
+        self._enqueue({"op": "patch", "body": {"project_id": new_id}})
+
     # -- artifacts -----------------------------------------------------------------------------
 
     def upload_artifact(self, name: str, artifact_object: Any, metadata: dict[str, Any] | None = None,
@@ -644,10 +663,8 @@ class Task:
             return
         self._quiesce()
         if self._owned:
-            if self._abort_requested or self._terminated:
-                self._set_status("stop", message="aborted" if self._abort_requested else "SIGTERM", force=True)
-            else:
-                self._set_status("complete")
+            action, reason, message = self._final_status()
+            self._set_status(action, reason, message, force=action == "stop")
             self._owned = False
         self._closed = True
         if self._argparse_hook is not None:
@@ -677,17 +694,45 @@ class Task:
     def _record_exception(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._exc_info = (exc_type, exc, tb)
 
-    def _finish_at_exit(self) -> None:
-        """Decide the final status from what happened (called at exit and by `__exit__`)."""
-        if self._owned and self._exc_info is not None:
+    def _record_cell_outcome(self, error: BaseException | None) -> None:
+        """A notebook cell has ended (lifecycle's post_run_cell hook).
+
+        The last executed cell decides how the task ends (see `_final_status`); meanwhile the
+        task's status message says how that cell went, so a list shows "last cell failed" while
+        the kernel lives on.
+        """
+        if not self._owned:
+            return  # a task this process does not run (e.g. attached after it ended) keeps its status
+        if error is None:
+            self._exc_info, note = None, ""
+        else:
+            self._exc_info = (type(error), error, error.__traceback__)
+            if isinstance(error, KeyboardInterrupt):
+                note = "last cell interrupted"
+            else:
+                note = f"last cell failed: {type(error).__name__}: {error}"[:500]
+        if note != self._cell_note:
+            self._cell_note = note
+            self._enqueue({"op": "patch", "body": {"status_message": note}})
+
+    def _final_status(self) -> tuple[str, str, str]:
+        """How the task ends, as (action, reason, message), from what happened to it.
+
+        The uncaught exception of a script, or the error of a notebook's last executed cell,
+        comes first: KeyboardInterrupt is `stopped`, anything else `failed` with its traceback.
+        Then an abort from outside or SIGTERM is `stopped`; otherwise the task `completed`.
+        """
+        if self._exc_info is not None:
             exc_type, exc, tb = self._exc_info
             if issubclass(exc_type, KeyboardInterrupt):
-                self._set_status("stop", message="aborted" if self._abort_requested else "KeyboardInterrupt",
-                                 force=True)
-            else:
-                text = "".join(traceback.format_exception(exc_type, exc, tb))
-                self._set_status("fail", reason=text)
-            self._owned = False
+                return "stop", "", "aborted" if self._abort_requested else (self._cell_note or "KeyboardInterrupt")
+            return "fail", "".join(traceback.format_exception(exc_type, exc, tb)), self._cell_note
+        if self._abort_requested or self._terminated:
+            return "stop", "", "aborted" if self._abort_requested else "SIGTERM"
+        return "complete", "", ""
+
+    def _finish_at_exit(self) -> None:
+        """End the task by what happened (called at exit, also a kernel's, and by `__exit__`)."""
         self.close()
 
     def _on_stop_requested(self) -> None:

@@ -1,5 +1,10 @@
 """Track a notebook: snapshot its saved cells into a task's `script`, creating the task if needed.
 
+A task that has ended (completed, failed, stopped, published) is never written to again: Track
+then starts the notebook's next run as a new task in the same project with the same name, and a
+save leaves the ended task's snapshot as it was. Which task a kernel logs into is decided in the
+kernel, at the first cell executed after it is armed (`labtrack.sdk.notebook_run`).
+
 No Tornado here: the handlers read the notebook through the contents manager and call these.
 """
 
@@ -18,6 +23,7 @@ from labtrack.server_ext.connection import TrackingApi
 
 TASK_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 FALLBACK_PROJECT = "notebooks"
+ENDED = ("completed", "failed", "stopped", "published")
 
 
 class TrackRequestError(ValueError):
@@ -107,35 +113,55 @@ def notebook_stem(path: str) -> str:
 
 
 def attach_code(task_id: str) -> str:
-    """The Python the frontend runs silently in the kernel so the notebook logs into the task."""
-    return f"import labtrack; labtrack.Task.init(continue_last_task='{task_id}')"
+    """The Python the frontend runs silently in the kernel: it arms the kernel, writing nothing
+    (the first cell executed afterwards starts the run; see `labtrack.sdk.notebook_run`)."""
+    return f"import labtrack.sdk.notebook_run; labtrack.sdk.notebook_run.track_notebook('{task_id}')"
 
 
 async def track_notebook(
     api: TrackingApi, request: TrackRequest, notebook: Any, requirements: str, default_project: str
 ) -> dict[str, Any]:
-    """Snapshot the notebook into its task (reused when `task_id` exists, else created)."""
+    """Snapshot the notebook into its task, or into a new task when that one has ended or is gone.
+
+    A task still `created`, `queued` or `in_progress` is reused (pressing Track twice, or while
+    the kernel's run goes on); an ended one is left as it is, and the new task keeps its project
+    and name (the notebook's next run). Without a task, `project`/`name` or the defaults apply.
+    """
     script = script_for(request.path, notebook, requirements)
     task = await api.get_task(request.task_id) if request.task_id else None
+    previous = None
+    if task is not None and task["status"] in ENDED:
+        previous, task = task, None
     if task is not None:
         task = await api.update_task(task["id"], {"script": script})
     else:
-        task = await api.create_task({
-            "name": request.name or notebook_stem(request.path),
-            "project_name": request.project or default_project or FALLBACK_PROJECT,
-            "type": "training",
-            "script": script,
-        })
+        body: dict[str, Any] = {"type": "training", "script": script}
+        if previous is not None:
+            body.update(name=previous["name"], project_id=previous["project_id"], type=previous["type"])
+        else:
+            body.update(name=request.name or notebook_stem(request.path),
+                        project_name=request.project or default_project or FALLBACK_PROJECT)
+        task = await api.create_task(body)
     return {
         "task_id": task["id"],
         "project_id": task.get("project_id"),
         "task": task,
+        "previous_task_id": previous["id"] if previous is not None else None,
         "attach_code": attach_code(task["id"]),
     }
 
 
 async def refresh_snapshot(api: TrackingApi, request: TrackRequest, notebook: Any, requirements: str) -> dict[str, Any]:
-    """Replace the task's notebook snapshot with the saved notebook (called on every save)."""
+    """Replace the task's notebook snapshot with the saved notebook (called on every save).
+
+    An ended task keeps the snapshot of the run it was (`updated` is false): the notebook's next
+    run gets a new task, which the kernel announces and the next save snapshots into.
+    """
     assert request.task_id is not None
-    task = await api.update_task(request.task_id, {"script": script_for(request.path, notebook, requirements)})
-    return {"task_id": task["id"], "project_id": task.get("project_id"), "task": task}
+    task = await api.get_task(request.task_id)
+    if task is None:
+        raise TrackRequestError(f"Task {request.task_id} does not exist (deleted?): press Track again.", 404, "not_found")
+    updated = task["status"] not in ENDED
+    if updated:
+        task = await api.update_task(request.task_id, {"script": script_for(request.path, notebook, requirements)})
+    return {"task_id": task["id"], "project_id": task.get("project_id"), "task": task, "updated": updated}

@@ -58,7 +58,10 @@ def test_track_creates_then_reuses_the_task_with_the_exact_cells(jupyter, tracki
     assert tracked.status_code == 200, tracked.text
     result = tracked.json()
     task_id = result["task_id"]
-    assert result["attach_code"] == f"import labtrack; labtrack.Task.init(continue_last_task='{task_id}')"
+    assert result["attach_code"] == (
+        f"import labtrack.sdk.notebook_run; labtrack.sdk.notebook_run.track_notebook('{task_id}')"
+    )
+    assert result["previous_task_id"] is None
     assert result["task"]["id"] == task_id and result["project_id"] == result["task"]["project_id"]
     assert tracking_server.api_key not in tracked.text
 
@@ -88,7 +91,7 @@ def test_track_creates_then_reuses_the_task_with_the_exact_cells(jupyter, tracki
     write_notebook(jupyter.root_dir / "experiments" / "train model.ipynb", CELLS[:2])
     refreshed = post(jupyter, "snapshot", {"path": "experiments/train model.ipynb", "task_id": task_id})
     assert refreshed.status_code == 200, refreshed.text
-    assert refreshed.json()["task_id"] == task_id
+    assert refreshed.json()["task_id"] == task_id and refreshed.json()["updated"] is True
     assert cells_of(server_task(tracking_server, task_id)["script"]["notebook"]) == CELLS[:2]
 
     tasks = requests.get(f"{tracking_server.api}/tasks", headers=tracking_server.headers, timeout=10).json()["items"]
@@ -166,3 +169,43 @@ def test_attach_code_makes_the_kernel_log_into_the_tracked_task(jupyter, trackin
     assert task["script"]["notebook_path"] == "run.ipynb"  # the snapshot survived the SDK's own capture
     tasks = requests.get(f"{tracking_server.api}/tasks", headers=tracking_server.headers, timeout=10).json()["items"]
     assert len(tasks) == 1
+
+
+def test_retrack_after_the_run_ended_starts_a_new_run_and_never_touches_the_ended_one(jupyter, tracking_server) -> None:
+    path = jupyter.root_dir / "sweep.ipynb"
+    write_notebook(path, CELLS)
+    first = post(jupyter, "track", {"path": "sweep.ipynb", "project": "cases", "name": "digits-sgd"}).json()
+    task_id = first["task_id"]
+    api, headers = tracking_server.api, tracking_server.headers
+    # The run happens and ends (what a kernel would do): parameters, points, completed.
+    requests.post(f"{api}/tasks/{task_id}/start", headers=headers, timeout=10).raise_for_status()
+    requests.patch(f"{api}/tasks/{task_id}", json={"hyperparams": {"General": {"lr": {"value": "0.1", "type": "float"}}}},
+                   headers=headers, timeout=10).raise_for_status()
+    requests.post(f"{api}/tasks/{task_id}/events", headers=headers, timeout=10, json={"events": [
+        {"type": "scalars", "metric": "loss", "variant": "train", "iterations": [0, 1], "values": [1.0, 0.5]}]},
+    ).raise_for_status()
+    requests.post(f"{api}/tasks/{task_id}/complete", headers=headers, timeout=10).raise_for_status()
+    ended = server_task(tracking_server, task_id)
+
+    # A save after the run ended leaves the ended run's snapshot as it was.
+    write_notebook(path, [*CELLS, ("code", "lr = 0.01")])
+    saved = post(jupyter, "snapshot", {"path": "sweep.ipynb", "task_id": task_id})
+    assert saved.status_code == 200 and saved.json()["updated"] is False, saved.text
+    assert server_task(tracking_server, task_id) == ended
+
+    # Track again (after a reload the page still holds the first id): a new run of the same notebook.
+    again = post(jupyter, "track", {"path": "sweep.ipynb", "task_id": task_id})
+    assert again.status_code == 200, again.text
+    result = again.json()
+    assert result["task_id"] != task_id and result["previous_task_id"] == task_id
+    run2 = server_task(tracking_server, result["task_id"])
+    assert (run2["project_name"], run2["name"], run2["status"]) == ("cases", "digits-sgd", "created")
+    assert (run2["run_number"], run2["run_count"]) == (2, 2)
+    assert cells_of(run2["script"]["notebook"])[-1] == ("code", "lr = 0.01")
+    assert run2["hyperparams"] == {} and run2["last_iteration"] is None
+    after = server_task(tracking_server, task_id)
+    assert {k: v for k, v in after.items() if k != "run_count"} == {k: v for k, v in ended.items() if k != "run_count"}
+
+    # Tracking the new, not yet run, task again reuses it.
+    third = post(jupyter, "track", {"path": "sweep.ipynb", "task_id": result["task_id"]}).json()
+    assert third["task_id"] == result["task_id"] and third["previous_task_id"] is None
