@@ -157,3 +157,28 @@ def test_a_tampered_local_copy_is_detected_and_repaired(tracking_server, client,
     (copy / "x.txt").write_bytes(b"q" * 1000)
     with pytest.raises(CorruptedCopyError, match="damaged"):
         Dataset.get(ds.id, client=client).get_local_copy(show_progress=False)
+
+
+def test_a_blob_batch_verifies_each_blob_on_its_own(tracking_server, client) -> None:
+    h = {"Authorization": f"Bearer {tracking_server.api_key}"}
+    url = f"{tracking_server.api}/blobs"
+    good, bad, had = b"good bytes", b"bad bytes", b"had bytes"
+    draft = Dataset.create("d", "p", client=client)
+    client.post(f"/datasets/{draft.id}/files", {"add": [
+        {"path": name, "size": len(data), "sha256": sha(data)} for name, data in (("g", good), ("b", bad), ("h", had))]})
+    assert requests.put(f"{url}/{sha(had)}", data=had, headers=h).status_code == 201
+    unknown = b"named by no manifest"
+
+    def frame(name: str, data: bytes) -> bytes:
+        return f"{name} {len(data)}\n".encode() + data
+
+    body = frame(sha(good), good) + frame(sha(bad), b"BAD bytes") + frame(sha(had), had) + frame(sha(unknown), unknown)
+    r = requests.post(url, data=body, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"stored": [sha(good)], "had": [sha(had)], "mismatched": [sha(bad)], "unknown": [sha(unknown)],
+                        "too_large": []}
+    assert set(stored_blobs(tracking_server.artifacts)) == {sha(good), sha(had)}
+    for broken in (b"not a header\n", frame(sha(bad), bad)[:-3], b"x" * 200):
+        r = requests.post(url, data=broken, headers=h)
+        assert r.status_code in (400, 422) and r.json()["error"]["message"], r.text
+    assert set(stored_blobs(tracking_server.artifacts)) == {sha(good), sha(had)}

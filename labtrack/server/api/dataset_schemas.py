@@ -86,6 +86,14 @@ class BlobStored(BaseModel):
     created: bool = Field(description="false when the server already had these bytes")
 
 
+class BlobBatchResult(BaseModel):
+    stored: list[str]
+    had: list[str] = Field(description="already stored before")
+    mismatched: list[str] = Field(description="the bytes did not hash to the name (or size): not stored")
+    unknown: list[str] = Field(description="no manifest names the hash: not stored")
+    too_large: list[str]
+
+
 class TaskInputCreate(Strict):
     alias: str = Field(min_length=1, max_length=200)
     dataset_id: str = Field(pattern=r"^[0-9a-f]{32}$")

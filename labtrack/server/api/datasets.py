@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from labtrack.server.api.common import ERRORS, Services, with_times
 from labtrack.server.api.dataset_schemas import (
+    BlobBatchResult,
     BlobStored,
     Dataset,
     DatasetCreate,
@@ -154,6 +155,15 @@ async def put_blob(sha256: str, request: Request, response: Response, ds: Datase
     if not result["created"]:
         response.status_code = 200
     return result
+
+
+@router.post("/blobs", response_model=BlobBatchResult, openapi_extra=_RAW_BODY)
+async def put_blobs(request: Request, ds: DatasetService = Depends(datasets)) -> dict:
+    """Upload many small files' bytes in one streamed body: frames of `<sha256> <size>\\n` + bytes.
+
+    Each blob is verified and stored on its own; the answer lists the hashes by outcome.
+    """
+    return await ds.put_blobs(request.stream())
 
 
 def _iter_file(handle: IO[bytes]) -> Iterator[bytes]:

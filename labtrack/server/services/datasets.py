@@ -19,10 +19,10 @@ from anyio import to_thread
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from labtrack.server.errors import Conflict, Invalid, NotEmpty, NotFound
+from labtrack.server.errors import Conflict, Invalid, NotEmpty, NotFound, TooLarge
 from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
 from labtrack.server.services.projects import ProjectService, normalize_name
-from labtrack.server.storage.blobs import BlobStore, check_sha256
+from labtrack.server.storage.blobs import BlobStore, HashMismatch, check_sha256, drain, read_frames
 from labtrack.server.store import datasets as store
 from labtrack.server.store import projects as project_store
 from labtrack.server.store import tasks as task_store
@@ -296,6 +296,49 @@ class DatasetService:
         size = await self.blobs.put(sha256, chunks, expected_size=size)
         await to_thread.run_sync(self._record_blob, sha256, size)
         return {"sha256": sha256, "size": size, "created": True}
+
+    async def put_blobs(self, chunks: AsyncIterator[bytes]) -> dict[str, list[str]]:
+        """Store a batch of blobs (frames of `<sha256> <size>\\n` + bytes), each verified on its own.
+
+        Returns the hashes by outcome: `stored`, `had` (already stored), `mismatched` (the bytes
+        hashed to something else: not stored), `unknown` (no manifest names the hash), `too_large`.
+        """
+        recorded: list[tuple[str, int]] = []
+
+        async def one(sha256: str, size: int, body: AsyncIterator[bytes]) -> str:
+            try:
+                stored, expected = await to_thread.run_sync(self._blob_expectation, sha256)
+            except NotFound:
+                return "unknown"
+            if stored:
+                return "had"
+            if size != expected:
+                await drain(body)
+                return "mismatched"
+            try:
+                recorded.append((sha256, await self.blobs.put(sha256, body, expected_size=expected)))
+            except HashMismatch:
+                return "mismatched"
+            except TooLarge:
+                return "too_large"
+            return "stored"
+
+        try:
+            outcomes = await read_frames(chunks, one)
+        finally:  # what was committed to storage is recorded even if the batch breaks off
+            if recorded:
+                await to_thread.run_sync(self._record_blobs, recorded)
+        return {name: outcomes.get(name, []) for name in ("stored", "had", "mismatched", "unknown", "too_large")}
+
+    def _record_blobs(self, blobs: list[tuple[str, int]]) -> None:
+        for start in range(0, len(blobs), 500):
+            try:
+                with self.db.write() as conn:
+                    for sha256, size in blobs[start:start + 500]:
+                        store.record_blob(conn, sha256, size, now())
+            except IntegrityError:  # a concurrent upload of the same bytes: record them one by one
+                for sha256, size in blobs[start:start + 500]:
+                    self._record_blob(sha256, size)
 
     def _stored_size(self, sha256: str) -> int:
         with self.db.read() as conn:

@@ -9,7 +9,7 @@ stored blob's bytes always hash to its name.
 from __future__ import annotations
 
 import re
-from typing import IO, AsyncIterator
+from typing import IO, AsyncIterator, Awaitable, Callable
 
 from anyio import to_thread
 
@@ -85,3 +85,85 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         """Whether a blob's bytes are in the store."""
         return self.storage.exists(_parts(check_sha256(sha256)))
+
+
+# -- batches: many small blobs in one request body ------------------------------------------------
+# A batch body is frames back to back: an ASCII header line "<sha256> <size>\n", then exactly
+# <size> bytes. One request carries many small files, so their per-request cost is paid once.
+MAX_HEADER = 100
+
+
+class BadFrame(LabtrackError):
+    """A batch body that does not follow the frame format."""
+
+    status = 400
+    code = "bad_request"
+
+
+class FrameReader:
+    """Reads frames off an async byte stream, each frame's bytes as an async iterator of their own."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks.__aiter__()
+        self._buffer = bytearray()
+        self._ended = False
+
+    async def _fill(self) -> bool:
+        if self._ended:
+            return False
+        try:
+            self._buffer += await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._ended = True
+            return False
+        return True
+
+    async def header(self) -> tuple[str, int] | None:
+        """The next frame's (sha256, size), or None at the end of the body."""
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > MAX_HEADER or not await self._fill():
+                if not self._buffer:
+                    return None
+                raise BadFrame("A blob batch frame must start with '<sha256> <size>\\n'.")
+        line, _, rest = bytes(self._buffer).partition(b"\n")
+        self._buffer = bytearray(rest)
+        parts = line.decode("ascii", "replace").split(" ")
+        if len(parts) != 2 or not parts[1].isdigit():
+            raise BadFrame(f"Bad blob batch frame header {line[:MAX_HEADER]!r}: expected '<sha256> <size>'.")
+        return check_sha256(parts[0]), int(parts[1])
+
+    async def body(self, size: int) -> AsyncIterator[bytes]:
+        """Exactly `size` bytes of the current frame (raises BadFrame if the stream ends first)."""
+        left = size
+        while left:
+            if not self._buffer and not await self._fill():
+                raise BadFrame(f"The blob batch ended {left} bytes before its frame did.")
+            piece = bytes(self._buffer[:left])
+            del self._buffer[: len(piece)]
+            left -= len(piece)
+            yield piece
+
+
+async def drain(chunks: AsyncIterator[bytes]) -> None:
+    """Read an iterator to its end (skipping a frame's bytes)."""
+    async for _chunk in chunks:
+        pass
+
+
+FrameHandler = Callable[[str, int, AsyncIterator[bytes]], Awaitable[str]]
+
+
+async def read_frames(chunks: AsyncIterator[bytes], handle: FrameHandler) -> dict[str, list[str]]:
+    """Call `handle(sha256, size, body)` for each frame; it returns an outcome name, the answer groups them.
+
+    Whatever `handle` leaves unread of a frame is skipped, so one refused blob never stops the rest.
+    """
+    reader = FrameReader(chunks)
+    outcomes: dict[str, list[str]] = {}
+    while (frame := await reader.header()) is not None:
+        sha256, size = frame
+        body = reader.body(size)
+        outcome = await handle(sha256, size, body)
+        await drain(body)
+        outcomes.setdefault(outcome, []).append(sha256)
+    return outcomes
