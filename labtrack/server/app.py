@@ -24,6 +24,7 @@ from labtrack.server.api import docs as docs_api
 from labtrack.server.api import events as events_api
 from labtrack.server.api import health as health_api
 from labtrack.server.api import keys as keys_api
+from labtrack.server.api import models as models_api
 from labtrack.server.api import projects as projects_api
 from labtrack.server.api import tasks as tasks_api
 from labtrack.server.api.common import OrjsonResponse, Services, current_user
@@ -77,6 +78,17 @@ def _validation_msg(error: dict[str, Any]) -> str:
     return str(error.get("msg", ""))
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(path):
+            methods |= set(route_methods)
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error, whoever raises it, leaves in the one JSON shape."""
 
@@ -119,7 +131,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return _error(404, "not_found", f"No endpoint {request.url.path}: see {API_PREFIX}/openapi.json.")
         if exc.status_code == 405:
             return _error(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}.",
-                          headers=dict(exc.headers or {}))
+                          headers={**(exc.headers or {}), "Allow": _allowed_methods(request)})
         code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 413: "too_large"}.get(exc.status_code, "error")
         return _error(exc.status_code, code, str(exc.detail))
 
@@ -189,7 +201,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(docs_api.router, prefix=API_PREFIX)
     secured = [Depends(current_user)]
     app.state.datasets = datasets_api.build_dataset_service(svc)
-    for module in (keys_api, projects_api, tasks_api, events_api, artifacts_api, datasets_api):
+    app.state.models = models_api.build_model_service(svc)
+    for module in (keys_api, projects_api, tasks_api, events_api, artifacts_api, datasets_api, models_api):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=secured)
     # Event batches skip routing and dependency solving (the route above still documents them).
     app.add_middleware(EventIngestMiddleware, services=svc, prefix=API_PREFIX, handlers=app.exception_handlers)

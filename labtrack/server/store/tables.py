@@ -242,3 +242,55 @@ task_datasets = Table(
     Column("created", Float, nullable=False),
     Index(None, "dataset_id"),
 )
+
+# -- models ----------------------------------------------------------------------------------------
+# A model is a row (its weights' bytes in the byte store under models/<id>/<sha256>); `task_id` is
+# the task that made it and survives that task's deletion as NULL. `task_models` records which
+# tasks made (role `output`) and used (role `input`) which models, so links show both ways.
+models = Table(
+    "models",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
+    Column("name", String(1000), nullable=False),
+    Column("framework", String(100), nullable=False, default=""),
+    Column("comment", Text, nullable=False, default=""),
+    Column("task_id", String(32), ForeignKey("tasks.id", ondelete="SET NULL"), nullable=True),
+    Column("user", String(200), nullable=False, default=""),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("labels", Text, nullable=False, default="{}"),
+    Column("metadata", Text, nullable=False, default="{}"),
+    Column("uri", Text, nullable=False, default=""),
+    Column("filename", Text, nullable=False, default=""),
+    Column("size", BigInteger, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("published", Boolean, nullable=False, default=False),
+    Column("created", Float, nullable=False),
+    Column("last_update", Float, nullable=False),
+    Column("published_at", Float, nullable=True),
+    Index(None, "created"),
+    Index(None, "last_update"),
+    Index(None, "project_id", "created"),
+    Index(None, "name"),
+    Index(None, "framework"),
+    Index(None, "task_id"),
+)
+
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column("model_id", String(32), ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(200), primary_key=True),
+    Index(None, "tag", "model_id"),
+)
+
+task_models = Table(
+    "task_models",
+    metadata,
+    Column("task_id", String(32), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(10), primary_key=True),  # input | output
+    Column("model_id", String(32), ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("created", Float, nullable=False),
+    Index(None, "model_id", "role", "created"),
+)
