@@ -18,7 +18,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
+
+import requests
 
 from labtrack import paths
 from labtrack.sdk.client import ApiClient
@@ -73,20 +75,24 @@ def _pause(attempt: int, exc: Exception) -> None:
     time.sleep(wait)
 
 
-def _batches(uploads: list[Upload]) -> list[list[Upload]]:
-    """Small files grouped up to BATCH_BYTES / BATCH_FILES per request; each big file alone."""
-    batches: list[list[Upload]] = []
-    current: list[Upload] = []
+S = TypeVar("S")
+
+
+def batches(items: list[S], size_of: Callable[[S], int]) -> list[list[S]]:
+    """Small items grouped up to BATCH_BYTES / BATCH_FILES per request; each big one alone."""
+    batches: list[list[S]] = []
+    current: list[S] = []
     current_bytes = 0
-    for item in sorted(uploads, key=lambda u: u.size):
-        if item.size > SMALL_FILE:
+    for item in sorted(items, key=size_of):
+        size = size_of(item)
+        if size > SMALL_FILE:
             batches.append([item])
             continue
-        if current and (current_bytes + item.size > BATCH_BYTES or len(current) >= BATCH_FILES):
+        if current and (current_bytes + size > BATCH_BYTES or len(current) >= BATCH_FILES):
             batches.append(current)
             current, current_bytes = [], 0
         current.append(item)
-        current_bytes += item.size
+        current_bytes += size
     if current:
         batches.append(current)
     return batches
@@ -183,7 +189,7 @@ def upload_blobs(client: ApiClient, uploads: list[Upload], *, show_progress: boo
                     _pause(attempt, exc)
             raise AssertionError("unreachable")
 
-        results = [r for done in parallel_map(batch, _batches(uploads), workers or default_workers()) for r in done]
+        results = [r for done in parallel_map(batch, batches(uploads, lambda u: u.size), workers or default_workers()) for r in done]
         for item, outcome, sent in results:
             if outcome == "stored":
                 report.uploaded += 1
@@ -217,39 +223,101 @@ class BlobCache:
         discard(target)
         return None
 
-    def fetch(self, sha256: str, size: int, on_bytes: Callable[[int], None] | None = None) -> Path:
-        """Download a blob into the cache (verified before it takes its name) and return its path."""
+    def store(self, sha256: str, size: int, chunks: Iterator[bytes], on_bytes: Callable[[int], None] | None = None) -> Path:
+        """Write downloaded bytes into the cache; they take the blob's name only once their sha256 matched."""
         target = self.path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{sha256}.{uuid.uuid4().hex[:8]}.part")
+        digest = hashlib.sha256()
+        got = 0
+        try:
+            with open(tmp, "wb") as fh:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    fh.write(chunk)
+                    got += len(chunk)
+                    if on_bytes:
+                        on_bytes(len(chunk))
+            if digest.hexdigest() != sha256 or got != size:
+                raise CorruptedCopyError(
+                    f"The server sent {got} bytes hashing to {digest.hexdigest()} for blob {sha256} ({size} bytes): "
+                    "its stored copy may be damaged; tell the server's operator."
+                )
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, target)
+            return target
+        except BaseException:
+            if on_bytes:
+                on_bytes(-got)
+            raise
+        finally:
+            discard(tmp)
+
+    def fetch(self, sha256: str, size: int, on_bytes: Callable[[int], None] | None = None) -> Path:
+        """Download one blob into the cache (verified before it takes its name) and return its path."""
         for attempt in range(RETRIES):
-            tmp = target.with_name(f".{sha256}.{uuid.uuid4().hex[:8]}.part")
-            digest = hashlib.sha256()
-            got = 0
             try:
-                with open(tmp, "wb") as fh:
-                    for chunk in self.client.download(f"/blobs/{sha256}", CHUNK):
-                        digest.update(chunk)
-                        fh.write(chunk)
-                        got += len(chunk)
-                        if on_bytes:
-                            on_bytes(len(chunk))
-                if digest.hexdigest() != sha256 or got != size:
-                    raise CorruptedCopyError(
-                        f"The server sent {got} bytes hashing to {digest.hexdigest()} for blob {sha256} ({size} bytes): "
-                        "its stored copy may be damaged; tell the server's operator."
-                    )
-                os.chmod(tmp, 0o444)
-                os.replace(tmp, target)
-                return target
+                return self.store(sha256, size, self.client.download(f"/blobs/{sha256}", CHUNK), on_bytes)
             except ServerUnreachable as exc:
-                if on_bytes:
-                    on_bytes(-got)
                 if attempt == RETRIES - 1:
                     raise
                 _pause(attempt, exc)
-            finally:
-                discard(tmp)
         raise AssertionError("unreachable")
+
+
+class _FrameStream:
+    """Frames (`<sha256> <size>\\n` + bytes) read off a response's chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = bytearray()
+
+    def header(self) -> tuple[str, int] | None:
+        while b"\n" not in self._buffer:
+            more = next(self._chunks, None)
+            if more is None:
+                if self._buffer:
+                    raise CorruptedCopyError("The server's blob stream broke off inside a frame header.")
+                return None
+            self._buffer += more
+        line, _, rest = bytes(self._buffer).partition(b"\n")
+        self._buffer = bytearray(rest)
+        sha256, _, size = line.decode("ascii", "replace").partition(" ")
+        return sha256, int(size)
+
+    def body(self, size: int) -> Iterator[bytes]:
+        left = size
+        while left:
+            if not self._buffer:
+                more = next(self._chunks, None)
+                if more is None:
+                    raise ServerUnreachable(f"the blob stream ended {left} bytes early")
+                self._buffer += more
+            piece = bytes(self._buffer[:left])
+            del self._buffer[: len(piece)]
+            left -= len(piece)
+            yield piece
+
+
+def fetch_many(cache: "BlobCache", items: list[tuple[str, int]], on_bytes: Callable[[int], None]) -> dict[str, Path]:
+    """Download many small blobs in one request (POST /blobs/download), each verified before it is cached."""
+    wanted = dict(items)
+    done: dict[str, Path] = {}
+    try:
+        resp = cache.client.request("POST", "/blobs/download", json={"hashes": list(wanted)}, stream=True)
+        with resp:
+            frames = _FrameStream(resp.iter_content(CHUNK))
+            while (frame := frames.header()) is not None:
+                sha256, size = frame
+                if sha256 not in wanted:
+                    raise CorruptedCopyError(f"The server sent blob {sha256[:80]!r}, which was not asked for.")
+                done[sha256] = cache.store(sha256, wanted[sha256], frames.body(size), on_bytes)
+    except (ServerUnreachable, requests.RequestException):
+        pass  # what did not arrive is fetched one by one below, with retries
+    for sha256, size in items:
+        if sha256 not in done:
+            done[sha256] = cache.fetch(sha256, size, on_bytes)
+    return done
 
 
 def discard(path: Path) -> None:
@@ -299,5 +367,5 @@ def note(message: str) -> None:
     print(f"labtrack: {message}", file=sys.stderr, flush=True)
 
 
-__all__ = ["BlobCache", "Upload", "UploadReport", "cache_root", "default_workers", "discard", "folder_lock", "note",
-           "place", "upload_blobs"]
+__all__ = ["BlobCache", "Upload", "UploadReport", "batches", "cache_root", "default_workers", "discard", "fetch_many",
+           "folder_lock", "note", "place", "upload_blobs"]

@@ -36,7 +36,18 @@ from labtrack.sdk.dataset_files import (
     parallel_map,
     sha256_file,
 )
-from labtrack.sdk.dataset_transfer import BlobCache, Upload, cache_root, discard, folder_lock, note, place, upload_blobs
+from labtrack.sdk.dataset_transfer import (
+    BlobCache,
+    Upload,
+    batches,
+    cache_root,
+    discard,
+    fetch_many,
+    folder_lock,
+    note,
+    place,
+    upload_blobs,
+)
 from labtrack.sdk.errors import ApiError, NotFound
 
 BATCH = 5000  # manifest entries per request (the server takes up to 10,000)
@@ -370,14 +381,24 @@ class Dataset:
                    workers: int | None) -> dict[str, Path]:
         """Every distinct blob of `entries` in the local cache, verified: sha256 → cached path."""
         by_sha = {e["sha256"]: int(e["size"]) for e in entries}
-        todo = list(by_sha.items())
+        workers = workers or default_workers()
+        found: dict[str, Path] = {}
+        todo: list[tuple[str, int]] = []
+        for (sha, size), cached in zip(by_sha.items(), parallel_map(lambda i: cache.verified(*i), by_sha.items(), workers)):
+            if cached:
+                found[sha] = cached
+            else:
+                todo.append((sha, size))
         with Progress("downloading", sum(size for _sha, size in todo), show_progress) as bar:
 
-            def one(item: tuple[str, int]) -> Path:
-                sha, size = item
-                return cache.verified(sha, size) or cache.fetch(sha, size, bar.update)
+            def group(items: list[tuple[str, int]]) -> dict[str, Path]:
+                if len(items) == 1:
+                    return {items[0][0]: cache.fetch(*items[0], bar.update)}
+                return fetch_many(cache, items, bar.update)
 
-            return dict(zip(by_sha, parallel_map(one, todo, workers or default_workers())))
+            for fetched in parallel_map(group, batches(todo, lambda i: i[1]), workers):
+                found.update(fetched)
+        return found
 
     def get_local_copy(self, *, verify: bool = True, show_progress: bool = True, workers: int | None = None) -> str:
         """A read-only local copy of a final version (cached; every file's sha256 checked).

@@ -135,6 +135,9 @@ def test_bad_input_gets_4xx_in_the_one_error_shape(tracking_server) -> None:
         ("put", "/blobs/not-a-hash", None, 422),
         ("put", f"/blobs/{good}", None, 404),  # no manifest names it yet
         ("get", f"/blobs/{good}", None, 404),
+        ("post", "/blobs/download", {"hashes": [good]}, 404),
+        ("post", "/blobs/download", {"hashes": ["nothex"]}, 422),
+        ("post", "/blobs/download", {"hashes": []}, 422),
         ("post", "/tasks/" + "0" * 32 + "/datasets", {"alias": "train", "dataset_id": ds["id"]}, 404),
     ]
     for verb, path, body, status in cases:

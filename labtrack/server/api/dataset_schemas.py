@@ -94,6 +94,10 @@ class BlobBatchResult(BaseModel):
     too_large: list[str]
 
 
+class BlobDownload(Strict):
+    hashes: list[str] = Field(min_length=1, max_length=10_000, description="sha256 of stored blobs, sent in this order")
+
+
 class TaskInputCreate(Strict):
     alias: str = Field(min_length=1, max_length=200)
     dataset_id: str = Field(pattern=r"^[0-9a-f]{32}$")

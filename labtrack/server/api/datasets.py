@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from labtrack.server.api.common import ERRORS, Services, with_times
 from labtrack.server.api.dataset_schemas import (
     BlobBatchResult,
+    BlobDownload,
     BlobStored,
     Dataset,
     DatasetCreate,
@@ -172,6 +173,20 @@ def _iter_file(handle: IO[bytes]) -> Iterator[bytes]:
             yield chunk
     finally:
         handle.close()
+
+
+def _iter_frames(ds: DatasetService, blobs: list[tuple[str, int]]) -> Iterator[bytes]:
+    for sha256, size in blobs:
+        yield f"{sha256} {size}\n".encode()
+        _size, handle = ds.open_blob(sha256)
+        yield from _iter_file(handle)
+
+
+@router.post("/blobs/download", responses=_BYTES, response_class=StreamingResponse)
+async def download_blobs(body: BlobDownload, ds: DatasetService = Depends(datasets)) -> StreamingResponse:
+    """Many stored blobs in one streamed answer, as frames of `<sha256> <size>\\n` + bytes (404 if any is not stored)."""
+    blobs = await run_in_threadpool(ds.stored_sizes, body.hashes)
+    return StreamingResponse(_iter_frames(ds, blobs), media_type="application/octet-stream")
 
 
 @router.get("/blobs/{sha256}", responses=_BYTES, response_class=StreamingResponse)

@@ -351,6 +351,19 @@ class DatasetService:
         except IntegrityError:  # the same bytes arrived twice at once: either row will do
             pass
 
+    def stored_sizes(self, hashes: list[str]) -> list[tuple[str, int]]:
+        """(sha256, size) of each stored blob asked for, in order; NotFound naming any that is not stored."""
+        if len(hashes) > MAX_BATCH:
+            raise _loc_error(["body", "hashes"], f"Ask for at most {MAX_BATCH} blobs per request.")
+        for h in hashes:
+            check_sha256(h, "hashes")
+        with self.db.read() as conn:
+            sizes = {h: store.blob_size(conn, h) for h in set(hashes)}
+        absent = sorted(h for h, size in sizes.items() if size is None)
+        if absent:
+            raise NotFound(f"{len(absent)} of the blobs asked for are not stored (e.g. {absent[0]}).", {"missing": absent[:100]})
+        return [(h, int(sizes[h] or 0)) for h in hashes]
+
     def open_blob(self, sha256: str) -> tuple[int, IO[bytes]]:
         """A stored blob's size and an open stream of its bytes."""
         check_sha256(sha256)
