@@ -9,11 +9,14 @@ overwritten, because it may hold their edits.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shutil
 import sys
 from pathlib import Path
 
 QUICKSTART = "quickstart.ipynb"
+# What the examples import beyond labtrack's own dependencies: the `examples` extra.
+EXAMPLE_MODULES = ("numpy",)
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -47,6 +50,15 @@ def copy_examples(target: Path, examples: Path | None) -> list[Path]:
     return copied
 
 
+def missing_example_modules_hint() -> str | None:
+    """A line telling a pip user how to get what the examples import, or None when it is there."""
+    missing = [name for name in EXAMPLE_MODULES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return (f"the example notebooks also need {', '.join(missing)}: "
+            "pip install 'labtrack[examples]' (into this environment)")
+
+
 def examples_command(args: argparse.Namespace) -> int:
     """`labtrack examples [FOLDER]`: copy the example notebooks there (default: the current folder)."""
     target = Path(args.folder).expanduser().resolve()
@@ -63,4 +75,7 @@ def examples_command(args: argparse.Namespace) -> int:
         print(f"copied {path}")
     if not copied:
         print(f"labtrack examples: {target} already has every example (nothing overwritten)")
+    hint = missing_example_modules_hint()
+    if hint:
+        print(f"labtrack examples: {hint}")
     return 0

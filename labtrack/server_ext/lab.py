@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from labtrack.bundled_examples import QUICKSTART, copy_examples, examples_dir
+from labtrack.bundled_examples import QUICKSTART, copy_examples, examples_dir, missing_example_modules_hint
 
 # The name the workspace step had before the examples moved into the package.
 prepare_workspace = copy_examples
@@ -59,6 +59,9 @@ def run_lab(args: argparse.Namespace) -> int:
               "Pick another folder with --notebook-dir.", file=sys.stderr)
         return 2
     print(f"labtrack lab: serving {workspace}" + (f" ({len(copied)} example files copied)" if copied else ""))
+    hint = missing_example_modules_hint()
+    if hint:
+        print(f"labtrack lab: {hint}")
     cmd = lab_command(workspace, args.port, open_browser=not args.no_browser)
     sys.stdout.flush()
     os.chdir(workspace)
