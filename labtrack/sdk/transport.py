@@ -33,6 +33,9 @@ from labtrack.sdk.progress import CountingReader, TransferProgress
 from labtrack.sdk.spool import SessionFolder
 
 MAX_POINTS_PER_BATCH = 50_000  # well under the server's 100,000-point limit per batch
+# Text-heavy batches are cut by size too: the server refuses bodies over 64 MiB (413), and a
+# refused batch would be set aside. Characters stand in for bytes (UTF-8 is at most 4 per character).
+MAX_CHARS_PER_BATCH = 8 << 20
 TERMINAL_ACTIONS = ("complete", "fail", "stop")
 MAX_RETRY_AFTER = 60.0  # longest wait a server's Retry-After may impose between two attempts
 UNEXPECTED_ATTEMPTS = 3  # tries of an operation failing for no server or network reason before it is set aside
@@ -46,11 +49,20 @@ def event_points(event: dict[str, Any]) -> int:
     return 1
 
 
-def split_events(events: list[dict[str, Any]], limit: int = MAX_POINTS_PER_BATCH) -> list[list[dict[str, Any]]]:
-    """Cut a list of events into batches of at most `limit` points, splitting long columns."""
+def event_chars(event: dict[str, Any]) -> int:
+    """The length of an event's free text (console lines, text reports): what makes a batch large."""
+    text = event.get("text")
+    return len(text) if isinstance(text, str) else 0
+
+
+def split_events(events: list[dict[str, Any]], limit: int = MAX_POINTS_PER_BATCH,
+                 max_chars: int = MAX_CHARS_PER_BATCH) -> list[list[dict[str, Any]]]:
+    """Cut a list of events into batches of at most `limit` points and about `max_chars` of text,
+    splitting long columns."""
     batches: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     size = 0
+    chars = 0
     for event in events:
         pieces = [event]
         if event.get("type") == "scalars" and len(event["iterations"]) > limit:
@@ -64,11 +76,13 @@ def split_events(events: list[dict[str, Any]], limit: int = MAX_POINTS_PER_BATCH
                 pieces.append(piece)
         for piece in pieces:
             pts = event_points(piece)
-            if current and size + pts > limit:
+            text = event_chars(piece)
+            if current and (size + pts > limit or chars + text > max_chars):
                 batches.append(current)
-                current, size = [], 0
+                current, size, chars = [], 0, 0
             current.append(piece)
             size += pts
+            chars += text
     if current:
         batches.append(current)
     return batches

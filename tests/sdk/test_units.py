@@ -81,6 +81,16 @@ def test_split_events_respects_batch_limit() -> None:
     assert sum((e.get("iterations", []) for b in batches for e in b), []) == list(range(25))
 
 
+def test_split_events_keeps_text_heavy_batches_under_the_size_cap() -> None:
+    # 300 console events of 64k characters (19 MiB) must not travel as one batch: the server
+    # refuses bodies over its cap with 413, which would set the whole batch aside.
+    lines = [{"type": "console", "stream": "stdout", "text": "y" * 64_000} for _ in range(300)]
+    batches = transport.split_events(lines, max_chars=1 << 20)
+    assert len(batches) > 1
+    assert all(sum(transport.event_chars(e) for e in b) <= 1 << 20 for b in batches)
+    assert sum(len(b) for b in batches) == 300
+
+
 def test_client_configuration_order(monkeypatch, tmp_path) -> None:
     from labtrack import paths
 
