@@ -55,7 +55,7 @@ bench: install-dev
 
 # Mutation testing (cosmic-ray, the [mutate] extra) of the ingest, downsampling, auth and proxy code:
 # slow, so outside `make test` and CI. MUTATE_SITES (mutants per group, default 30) and MUTATE_CAP
-# (seconds per group, default 600) bound it; MUTATE_GROUPS picks groups. Survivors: bench/results/mutate.md.
+# (seconds of mutant runs per group, default 600) bound it; MUTATE_GROUPS picks groups. Survivors: bench/results/mutate.md.
 mutate: install-dev
 	$(PY) -m pip install -q $$($(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['mutate']))")
 	$(PY) scripts/mutate.py $(MUTATE_GROUPS)
