@@ -15,9 +15,12 @@ __all__ = [
     "ApiError",
     "Artifact",
     "Dataset",
+    "InputModel",
     "LabtrackError",
     "Logger",
+    "Model",
     "NotFound",
+    "OutputModel",
     "ServerUnreachable",
     "Task",
     "__version__",
@@ -29,6 +32,9 @@ _LAZY = {
     "ApiClient": "labtrack.sdk.client",
     "Artifact": "labtrack.sdk.artifacts",
     "Dataset": "labtrack.sdk.datasets",
+    "Model": "labtrack.sdk.models",
+    "InputModel": "labtrack.sdk.models",
+    "OutputModel": "labtrack.sdk.models",
     "LabtrackError": "labtrack.sdk.errors",
     "ApiError": "labtrack.sdk.errors",
     "NotFound": "labtrack.sdk.errors",
@@ -41,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from labtrack.sdk.datasets import Dataset
     from labtrack.sdk.errors import ApiError, LabtrackError, NotFound, ServerUnreachable
     from labtrack.sdk.logger import Logger
+    from labtrack.sdk.models import InputModel, Model, OutputModel
     from labtrack.sdk.task import Task
 
 

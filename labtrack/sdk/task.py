@@ -17,6 +17,8 @@ from labtrack.sdk.artifacts import Artifact, serialize_artifact, sha256_file
 from labtrack.sdk.client import ApiClient
 from labtrack.sdk.errors import ConfigurationError, LabtrackError, NotFound, ServerUnreachable
 from labtrack.sdk.logger import Logger
+from labtrack.sdk.models import Model
+from labtrack.sdk.models import record_input as record_input_model
 from labtrack.sdk.notices import warn
 from labtrack.sdk.orphans import start_background_sweep
 from labtrack.sdk.owners import owner_marker
@@ -436,10 +438,14 @@ class Task:
 
         Values keep their types (they come back exactly). When this process runs a task for an
         agent (`LABTRACK_TASK_ID`), the values stored on the server replace the local ones.
-        Returns the same object.
+        Returns the same object. A model (`InputModel`) is recorded as the task's input model instead,
+        under `name` (default: the model's name).
         """
         import argparse
 
+        if isinstance(mutable, Model):
+            record_input_model(self, mutable, name)
+            return mutable
         section = name or ("Args" if isinstance(mutable, argparse.Namespace) else "General")
         values = object_values(mutable)
         if self._remote and section in self._server_hyperparams:
