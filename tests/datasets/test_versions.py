@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -120,6 +122,10 @@ def test_bad_input_gets_4xx_in_the_one_error_shape(tracking_server) -> None:
     api, h = tracking_server.api, {"Authorization": f"Bearer {tracking_server.api_key}"}
     ds = requests.post(f"{api}/datasets", json={"project": "p", "name": "n"}, headers=h).json()
     good = sha(b"x")
+
+    def cursor(values: list) -> str:  # a well-formed cursor holding the wrong kind of values
+        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
     cases = [
         ("post", f"/datasets/{ds['id']}/files", {"add": [{"path": "../up", "size": 1, "sha256": good}]}, 422),
         ("post", f"/datasets/{ds['id']}/files", {"add": [{"path": "/abs", "size": 1, "sha256": good}]}, 422),
@@ -132,6 +138,10 @@ def test_bad_input_gets_4xx_in_the_one_error_shape(tracking_server) -> None:
         ("post", "/datasets", {"project": "p", "name": "n", "parents": ["0" * 32]}, 404),
         ("post", "/datasets", {"project": "p", "name": "n", "extra": 1}, 422),
         ("get", f"/datasets/{ds['id']}/files?cursor=garbage", None, 400),
+        ("get", f"/datasets/{ds['id']}/files?cursor={cursor([1])}", None, 400),
+        ("get", f"/datasets/{ds['id']}/missing?cursor={cursor([None])}", None, 400),
+        ("get", f"/datasets?cursor={cursor(['x', 'y'])}", None, 400),
+        ("post", f"/datasets/{ds['id']}/files", {"add": [{"path": "a", "size": 2**63, "sha256": good}]}, 422),
         ("put", "/blobs/not-a-hash", None, 422),
         ("put", f"/blobs/{good}", None, 404),  # no manifest names it yet
         ("get", f"/blobs/{good}", None, 404),

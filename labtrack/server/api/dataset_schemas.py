@@ -49,7 +49,7 @@ class DatasetList(BaseModel):
 
 class FileEntry(Strict):
     path: str = Field(min_length=1, max_length=1024, description="relative, '/'-separated")
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=2**62)
     sha256: str = Sha256
 
 

@@ -19,7 +19,7 @@ from anyio import to_thread
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from labtrack.server.errors import Conflict, Invalid, NotEmpty, NotFound, TooLarge
+from labtrack.server.errors import BadRequest, Conflict, Invalid, NotEmpty, NotFound, TooLarge
 from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
 from labtrack.server.services.projects import ProjectService, normalize_name
 from labtrack.server.storage.blobs import BlobStore, HashMismatch, check_sha256, drain, read_frames
@@ -76,6 +76,14 @@ def next_version(existing: list[str]) -> str:
         highest[-1] += 1
         candidate = ".".join(str(p) for p in highest)
     return candidate
+
+
+def _cursor_text(after: list[Any] | None) -> str | None:
+    if after is None:
+        return None
+    if not isinstance(after[0], str):
+        raise BadRequest("The cursor is not valid for this list: pass the next_cursor of the previous page unchanged.")
+    return after[0]
 
 
 def _decode(row: dict[str, Any], parents: list[str]) -> dict[str, Any]:
@@ -160,6 +168,8 @@ class DatasetService:
         """A page of versions, newest first."""
         check_limit(limit)
         after = decode_cursor(cursor, 2)
+        if after and not (isinstance(after[0], (int, float)) and isinstance(after[1], str)):
+            raise BadRequest("The cursor is not valid for this list: pass the next_cursor of the previous page unchanged.")
         with self.db.read() as conn:
             project_id = None
             if project is not None:
@@ -257,7 +267,7 @@ class DatasetService:
         after = decode_cursor(cursor, 1)
         with self.db.read() as conn:
             self._row(conn, dataset_id)
-            rows = store.list_files(conn, dataset_id, str(after[0]) if after else None, prefix, limit + 1)
+            rows = store.list_files(conn, dataset_id, _cursor_text(after), prefix, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return rows, encode_cursor([rows[-1]["path"]]) if more else None
@@ -268,7 +278,7 @@ class DatasetService:
         after = decode_cursor(cursor, 1)
         with self.db.read() as conn:
             self._row(conn, dataset_id)
-            rows = store.missing_blobs(conn, dataset_id, str(after[0]) if after else None, limit + 1)
+            rows = store.missing_blobs(conn, dataset_id, _cursor_text(after), limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return rows, encode_cursor([rows[-1]["sha256"]]) if more else None
