@@ -12,6 +12,7 @@
 #   status  print the URL and exit 0 if it runs, exit 1 if not
 #   url     print the URL (of the last start when it is not running)
 #   remove  stop it and delete its data folder
+#   datadir print the data folder
 # LABTRACK_TEST_PG_DIR and LABTRACK_TEST_PG_PORT override the data folder and the port.
 set -euo pipefail
 CHECKOUT=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -77,5 +78,6 @@ case "${1:-start}" in
   status) if running; then url; else exit 1; fi ;;
   url) if [ -n "$(port)" ]; then url; else echo "$0: never started for $CHECKOUT" >&2; exit 1; fi ;;
   remove) stop; rm -rf "$DATA" "$DATA.lock" ;;
-  *) echo "usage: $0 start|stop|status|url|remove" >&2; exit 2 ;;
+  datadir) echo "$DATA" ;;
+  *) echo "usage: $0 start|stop|status|url|remove|datadir" >&2; exit 2 ;;
 esac
