@@ -94,9 +94,13 @@ def cache_root() -> Path:
     return Path(platformdirs.user_cache_dir(paths.APP_NAME)) / "models"
 
 
-def _note(message: str) -> None:
+def _line(text: str) -> None:
     # The caller waits on this transfer, so the line goes where its own output goes (a notebook cell).
-    print(f"labtrack: {message}", file=sys.stderr, flush=True)
+    print(text, file=sys.stderr, flush=True)
+
+
+def _note(message: str) -> None:
+    _line(f"labtrack: {message}")
 
 
 def _discard(path: Path) -> None:
@@ -301,7 +305,7 @@ class Model:
     def _download(self, target: Path) -> None:
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
         digest = hashlib.sha256()
-        progress = TransferProgress(f"downloading model {self.name!r}", self.size, _note)
+        progress = TransferProgress(f"downloading model {self.name!r}", self.size, _line)
         try:
             with open(tmp, "wb") as fh:
                 for chunk in self._client.download(f"/models/{self.id}/weights", CHUNK):
@@ -392,7 +396,7 @@ class OutputModel(Model):
 
         def send() -> dict[str, Any]:
             size = path.stat().st_size
-            progress = TransferProgress(f"uploading model {self.name!r}", size, _note)
+            progress = TransferProgress(f"uploading model {self.name!r}", size, _line)
             with open(path, "rb") as fh:
                 answer = self._client._call(
                     "PUT", f"/models/{self.id}/weights", data=CountingReader(fh, size, progress),
