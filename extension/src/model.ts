@@ -46,7 +46,10 @@ export class ExperimentsModel {
   tasks: ITask[] = [];
   nextCursor: string | null = null;
   loading = false;
+  /** Why the first load failed (the sidebar shows an error box instead of the list). */
   error: string | null = null;
+  /** Why the last read failed after rows had loaded: they stay, with a "stale" badge. */
+  stale: string | null = null;
   query: ITaskQuery = {
     projectId: '',
     search: '',
@@ -62,9 +65,9 @@ export class ExperimentsModel {
   async loadProjects(): Promise<void> {
     try {
       this.projects = await listAllProjects();
-      this.error = null;
     } catch (error) {
       this.setError(error);
+      this._changed.emit();
       return;
     }
     const known = this.projects.some(p => p.id === this.query.projectId);
@@ -150,7 +153,8 @@ export class ExperimentsModel {
       // Every loaded row is as new as this read, so changes from here on are at or after it.
       this._since = newestOf(page.items);
       this._projectCount = this.currentProjectCount();
-      this.error = null;
+      this.error = this.stale = null;
+      this._loaded = true;
     } catch (error) {
       if (generation === this._generation) {
         this.setError(error);
@@ -214,8 +218,8 @@ export class ExperimentsModel {
       if (generation !== this._generation) {
         return;
       }
-      const wasError = this.error !== null;
-      this.error = null;
+      const wasError = this.error !== null || this.stale !== null;
+      this.error = this.stale = null;
       const count = this.currentProjectCount();
       // A deleted task never shows up as changed; the project's count going down gives it away.
       const deleted = count !== null && this._projectCount !== null && count < this._projectCount;
@@ -332,9 +336,18 @@ export class ExperimentsModel {
     Signal.clearData(this);
   }
 
+  /**
+   * A failed read. Before anything loaded it is the sidebar's error; afterwards the rows stay
+   * and it only marks them stale (one failed poll must never replace the list).
+   */
   private setError(error: unknown): void {
-    this.error =
+    const message =
       error instanceof LabtrackError ? error.message : `Unexpected error: ${String(error)}`;
+    if (this._loaded) {
+      this.stale = message;
+    } else {
+      this.error = message;
+    }
   }
 
   private _changed = new Signal<this, void>(this);
@@ -343,6 +356,8 @@ export class ExperimentsModel {
   private _generation = 0;
   private _timer: number | null = null;
   private _polling = false;
+  /** Whether a list of tasks has loaded once (from then on failures only mark it stale). */
+  private _loaded = false;
   /** The newest `last_update` (server time) up to which the loaded rows are known current. */
   private _since: string | null = null;
   private _projectCount: number | null = null;

@@ -1,11 +1,19 @@
 /**
- * Track: a notebook toolbar button and command that snapshot the notebook into a labtrack
- * task, remember the task id in the notebook metadata, attach the running kernel to that task,
- * and refresh the snapshot on every save.
+ * Track: a notebook toolbar button and command that snapshot the notebook into a labtrack task,
+ * keep the newest task's id in the notebook metadata, arm the kernel, and refresh the snapshot
+ * on every save.
+ *
+ * One run per execution: arming (`labtrack.sdk.notebook_run.track_notebook`) writes nothing; the
+ * kernel starts a run at the first cell executed in a kernel session, and again at the next cell
+ * after a run ended, always in a task that has not ended (a new one when needed). It announces
+ * each run over the comm target below, and the notebook's metadata then names that task. The
+ * kernel is armed again whenever it starts, restarts or the page reloads, so a tracked notebook
+ * shows "Tracked" again without anything being written.
  */
 import { Notification } from '@jupyterlab/apputils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { INotebookModel, NotebookPanel } from '@jupyterlab/notebook';
+import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
@@ -19,26 +27,41 @@ interface ITrackMetadata {
   project_id?: string;
 }
 
+/** What the kernel announces when a run of the notebook starts or is renamed. */
+interface IRunAnnouncement {
+  task_id: string;
+  project_id: string | null;
+  project_name: string;
+  name: string;
+  previous_task_id: string | null;
+}
+
+/** The comm target the kernel announces runs on (labtrack/sdk/notebook_run.py). */
+const COMM_TARGET = 'labtrack.notebook_run';
+
+/** The silent code that arms a kernel (the server extension's `attach_code` is the same line). */
+export function armCode(taskId: string): string {
+  return `import labtrack.sdk.notebook_run; labtrack.sdk.notebook_run.track_notebook('${taskId}')`;
+}
+
 type TrackState = 'untracked' | 'tracking' | 'tracked' | 'error';
 
-/** Per-notebook state, shared by the toolbar button and the palette command. */
+/** Per-notebook state, shared by the toolbar button, the palette command and the kernel hooks. */
 class TrackSession {
   state: TrackState = 'untracked';
   message = '';
-  attachCode = '';
+  /** Called with the task id whenever the notebook's task changes (the sidebar reloads). */
+  onTracked: (taskId: string) => void = () => undefined;
   readonly changed = new Signal<this, void>(this);
 
-  constructor(readonly panel: NotebookPanel) {
-    if (this.taskId) {
-      // Tracked in an earlier session: the task is known, but this kernel is not attached
-      // until the user presses Track again (we never run code in a kernel unasked).
-      this.message = `This notebook belongs to task ${this.taskId}. Track attaches the kernel to it again.`;
-    }
-  }
+  constructor(readonly panel: NotebookPanel) {}
 
   get taskId(): string | undefined {
-    const meta = this.panel.model?.getMetadata('labtrack') as ITrackMetadata | undefined;
-    return meta?.task_id;
+    return this.metadata.task_id;
+  }
+
+  get metadata(): ITrackMetadata {
+    return (this.panel.model?.getMetadata('labtrack') as ITrackMetadata | undefined) ?? {};
   }
 
   setState(state: TrackState, message: string): void {
@@ -46,6 +69,57 @@ class TrackSession {
     this.message = message;
     this.changed.emit();
   }
+
+  /** Point the metadata at `taskId`; true when it changed (the caller saves to keep it). */
+  setTask(taskId: string, projectId: string | null | undefined): boolean {
+    const meta = this.metadata;
+    if (meta.task_id === taskId && (!projectId || meta.project_id === projectId)) {
+      return false;
+    }
+    this.panel.model?.setMetadata('labtrack', {
+      ...meta,
+      task_id: taskId,
+      project_id: projectId ?? meta.project_id
+    });
+    return true;
+  }
+
+  /** Arm the kernel with the notebook's newest task (idempotent in the kernel; writes nothing). */
+  async arm(): Promise<void> {
+    const taskId = this.taskId;
+    if (!taskId) {
+      return;
+    }
+    try {
+      await runSilently(this.panel, armCode(taskId));
+      if (this.state !== 'tracked') {
+        this.setState('tracked', trackedMessage(taskId));
+      }
+    } catch (error) {
+      this.setState('error', errorText(error));
+    }
+  }
+
+  /** The kernel started a run (or renamed it): the metadata names it from now on. */
+  announced(run: IRunAnnouncement): void {
+    if (this.setTask(run.task_id, run.project_id)) {
+      // Saving keeps the id in the file and snapshots the cells into the new run.
+      void this.panel.context.save();
+    }
+    this.setState('tracked', trackedMessage(run.task_id, `${run.project_name}/${run.name}`));
+    this.onTracked(run.task_id);
+  }
+}
+
+function trackedMessage(taskId: string, where?: string): string {
+  return (
+    `Tracked${where ? ` in ${where}` : ''}: the newest run is task ${taskId}. ` +
+    'Each kernel session is a new run, and so is the next cell run after a run ended.'
+  );
+}
+
+function errorText(error: unknown): string {
+  return error instanceof LabtrackError || error instanceof Error ? error.message : String(error);
 }
 
 const sessions = new WeakMap<NotebookPanel, TrackSession>();
@@ -66,6 +140,7 @@ async function runSilently(panel: NotebookPanel, code: string): Promise<void> {
   if (!kernel) {
     throw new Error('The notebook has no running kernel: start one, then Track again.');
   }
+  listenForRuns(panel, kernel);
   const future = kernel.requestExecute({ code, silent: true, store_history: false });
   let failure = '';
   future.onIOPub = msg => {
@@ -80,9 +155,19 @@ async function runSilently(panel: NotebookPanel, code: string): Promise<void> {
   }
 }
 
+/** Hear the kernel's run announcements (registered before arming, so none is missed). */
+function listenForRuns(panel: NotebookPanel, kernel: Kernel.IKernelConnection): void {
+  kernel.registerCommTarget(COMM_TARGET, (_comm: Kernel.IComm, msg: KernelMessage.ICommOpenMsg) => {
+    const run = msg.content.data as unknown as IRunAnnouncement;
+    if (run && typeof run.task_id === 'string') {
+      sessionFor(panel).announced(run);
+    }
+  });
+}
+
 /**
- * Track the notebook: save, snapshot on the server (creating or reusing the task), store the
- * task id, attach the kernel. Returns the task id.
+ * Track the notebook: save, snapshot on the server (reusing its task unless that has ended, else
+ * making the notebook's next run), store the task id, arm the kernel. Returns the task id.
  */
 export async function trackPanel(
   panel: NotebookPanel,
@@ -94,27 +179,18 @@ export async function trackPanel(
   try {
     await context.save();
     const result = await trackNotebook({ path: context.path, task_id: session.taskId });
-    const meta = (panel.model?.getMetadata('labtrack') as ITrackMetadata | undefined) ?? {};
-    if (meta.task_id !== result.task_id) {
-      panel.model?.setMetadata('labtrack', {
-        ...meta,
-        task_id: result.task_id,
-        project_id: result.project_id
-      });
-      // Persist the id so reopening the notebook finds the same task.
-      await context.save();
+    if (session.setTask(result.task_id, result.project_id)) {
+      await context.save(); // so reopening the notebook finds the same task
     }
-    session.attachCode = result.attach_code;
-    await runSilently(panel, result.attach_code);
+    await runSilently(panel, armCode(result.task_id));
     session.setState(
       'tracked',
-      `Tracked as task ${result.task_id} (${result.task.project_name}). The kernel logs to it.`
+      trackedMessage(result.task_id, `${result.task.project_name}/${result.task.name}`)
     );
     onTracked?.(result.task_id);
     return result.task_id;
   } catch (error) {
-    const message =
-      error instanceof LabtrackError || error instanceof Error ? error.message : String(error);
+    const message = errorText(error);
     session.setState('error', message);
     Notification.error(`labtrack Track failed: ${message}`, { autoClose: 8000 });
     return undefined;
@@ -160,6 +236,12 @@ class TrackButton extends Widget {
     this._button.dataset.state = state;
     this._button.disabled = state === 'tracking';
     this._button.classList.toggle('lt-tracked', state === 'tracked');
+    const taskId = this.session.taskId;
+    if (taskId) {
+      this._button.dataset.taskId = taskId;
+    } else {
+      delete this._button.dataset.taskId;
+    }
   }
 
   dispose(): void {
@@ -170,7 +252,7 @@ class TrackButton extends Widget {
   private _button: HTMLButtonElement;
 }
 
-/** Adds the Track button to every notebook and refreshes the snapshot on save. */
+/** Adds the Track button to every notebook, arms its kernels, and refreshes the snapshot on save. */
 export class TrackExtension implements DocumentRegistry.IWidgetExtension<
   NotebookPanel,
   INotebookModel
@@ -179,26 +261,43 @@ export class TrackExtension implements DocumentRegistry.IWidgetExtension<
 
   createNew(panel: NotebookPanel, context: DocumentRegistry.IContext<INotebookModel>): IDisposable {
     const session = sessionFor(panel);
+    session.onTracked = this.onTracked;
     const button = new TrackButton(session, () => void trackPanel(panel, this.onTracked));
     panel.toolbar.insertItem(10, 'labtrackTrack', button);
     const onSave = (_: unknown, state: DocumentRegistry.SaveState) => {
       const taskId = session.taskId;
       if (state === 'completed' && taskId && session.state === 'tracked') {
+        // An ended run keeps its snapshot (the server answers updated=false).
         snapshotNotebook({ path: context.path, task_id: taskId }).catch(error =>
           session.setState('error', `Snapshot on save failed: ${error.message ?? error}`)
         );
       }
     };
     context.saveState.connect(onSave);
-    // A restarted kernel has forgotten the task: attach it again.
+    // A new kernel (first start, another kernel, a reloaded page) is armed once connected; a
+    // notebook without a task only listens, in case its kernel was armed by hand.
     const onKernel = () => {
-      if (session.state === 'tracked' && session.attachCode) {
-        runSilently(panel, session.attachCode).catch(error =>
-          session.setState('error', String(error.message ?? error))
-        );
+      const kernel = panel.sessionContext.session?.kernel;
+      if (kernel) {
+        listenForRuns(panel, kernel);
+      }
+      void session.arm();
+    };
+    // A restart keeps the kernel connection but not the kernel's memory: arm the new process.
+    // The request is sent after this status change has been handled (the connection drops what
+    // was queued before that), ahead of any cell that "Restart and Run All" sends.
+    const onStatus = (_: unknown, status: Kernel.Status) => {
+      if (status === 'restarting' || status === 'autorestarting') {
+        void Promise.resolve().then(() => session.arm());
       }
     };
     panel.sessionContext.kernelChanged.connect(onKernel);
+    panel.sessionContext.statusChanged.connect(onStatus);
+    void context.ready.then(() => {
+      if (panel.sessionContext.session?.kernel) {
+        onKernel();
+      }
+    });
     let disposed = false;
     return {
       get isDisposed() {
@@ -207,6 +306,7 @@ export class TrackExtension implements DocumentRegistry.IWidgetExtension<
       dispose() {
         context.saveState.disconnect(onSave);
         panel.sessionContext.kernelChanged.disconnect(onKernel);
+        panel.sessionContext.statusChanged.disconnect(onStatus);
         button.dispose();
         disposed = true;
       }

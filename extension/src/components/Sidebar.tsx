@@ -57,13 +57,15 @@ function TaskRow(props: {
   } else if (task.last_iteration !== null && task.last_iteration !== undefined) {
     metricText = `iter ${task.last_iteration}`;
   }
+  // A running task's own note, e.g. a notebook's "last cell failed: ValueError: …".
+  const note = task.status === 'in_progress' ? task.status_message : '';
   return (
     <div
       className={`lt-task-row ${selected ? 'lt-selected' : ''}`}
       data-task-id={task.id}
       onClick={() => actions.openTask(task.id)}
       data-archived={task.archived ? 'true' : undefined}
-      title={`${runName(task)} (${task.id}) — ${statusLabel(task.status)}`}
+      title={`${runName(task)} (${task.id}) — ${statusLabel(task.status)}${note ? ` · ${note}` : ''}`}
     >
       <input
         type="checkbox"
@@ -89,6 +91,11 @@ function TaskRow(props: {
           <code className="lt-short-id">{shortId(task.id)}</code>
         </div>
         <div className="lt-task-meta">
+          {note && (
+            <span className="lt-status-note">
+              {statusLabel(task.status)} · {note.split(':')[0]}
+            </span>
+          )}
           <span>{task.user}</span>
           <span>{relativeTime(task.created)}</span>
           {metricText && <span className="lt-task-metric">{metricText}</span>}
@@ -286,6 +293,15 @@ export function SidebarView(props: {
     <div className="lt-sidebar">
       <div className="lt-header">
         <span className="lt-title">labtrack</span>
+        {model.stale && (
+          <button
+            className="lt-stale"
+            title={`Showing the last rows loaded: the latest refresh failed (${model.stale}). Click to retry.`}
+            onClick={() => void model.loadProjects()}
+          >
+            stale
+          </button>
+        )}
         <span className="lt-spacer" />
         <button
           className="lt-button lt-refresh"
