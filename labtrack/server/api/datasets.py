@@ -178,8 +178,7 @@ def _iter_file(handle: IO[bytes]) -> Iterator[bytes]:
 def _iter_frames(ds: DatasetService, blobs: list[tuple[str, int]]) -> Iterator[bytes]:
     for sha256, size in blobs:
         yield f"{sha256} {size}\n".encode()
-        _size, handle = ds.open_blob(sha256)
-        yield from _iter_file(handle)
+        yield from _iter_file(ds.blobs.open(sha256))  # sizes came from one query up front
 
 
 @router.post("/blobs/download", responses=_BYTES, response_class=StreamingResponse)

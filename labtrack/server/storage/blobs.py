@@ -8,6 +8,7 @@ stored blob's bytes always hash to its name.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import IO, AsyncIterator, Awaitable, Callable
 
@@ -77,6 +78,23 @@ class BlobStore:
             raise
         stored = await to_thread.run_sync(pending.commit, _parts(sha256))
         return stored.size
+
+    def put_bytes(self, sha256: str, data: bytes) -> None:
+        """Commit a small blob held in memory (one blocking call: no per-chunk thread hops).
+
+        Raises HashMismatch, storing nothing, when the bytes hash to something else.
+        """
+        got = hashlib.sha256(data).hexdigest()
+        if got != sha256:
+            raise HashMismatch(f"The uploaded bytes hash to {got}, not to {sha256}: nothing was stored.",
+                               {"expected": sha256, "received": got, "size": len(data)})
+        pending = self.storage.begin_write(_parts(sha256)[:2], self.max_bytes)
+        try:
+            pending.write(data)
+        except BaseException:
+            pending.abort()
+            raise
+        pending.commit(_parts(sha256))
 
     def open(self, sha256: str) -> IO[bytes]:
         """An open stream of a blob's bytes (FileNotFoundError when absent)."""
