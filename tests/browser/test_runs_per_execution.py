@@ -18,7 +18,7 @@ SWEEP = [
     f"task = labtrack.Task.init(project_name={PROJECT!r}, task_name={NAME!r})\n"
     "params = task.connect({'lr': 0.1})\nprint('TASK', task.id)",
     "log = task.get_logger()\nfor i in range(50):\n"
-    "    log.report_scalar('loss', 'train', params['lr'] / (i + 1), i)\n    print('step', i)",
+    "    log.report_scalar('loss', 'train', params['lr'] / (i + 1), i)\nprint('reported', i + 1, 'points')",
     "task.close()\nprint('closed')",
 ]
 
