@@ -113,8 +113,8 @@ class TrackSession {
 
 function trackedMessage(taskId: string, where?: string): string {
   return (
-    `Tracked${where ? ` in ${where}` : ''}: the newest run is task ${taskId}. ` +
-    'Each kernel session is a new run, and so is the next cell run after a run ended.'
+    `Tracked${where ? ` in ${where}` : ''}: newest run task ${taskId} ` +
+    '(each kernel session is a new run, and so is the next cell run after a run ended)'
   );
 }
 
