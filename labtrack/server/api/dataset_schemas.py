@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -15,10 +15,10 @@ DatasetState = Literal["draft", "final"]
 class DatasetCreate(Strict):
     project: str = Field(min_length=1, max_length=1000, description="project name; created if new")
     name: str = Field(min_length=1, max_length=1000)
-    version: str | None = Field(default=None, min_length=1, max_length=100,
+    version: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$",
                                 description="left out: the next after the highest dotted-number version (1.0.0 first)")
     description: str = Field(default="", max_length=100_000)
-    parents: list[str] = Field(default_factory=list, max_length=100,
+    parents: list[Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]] = Field(default_factory=list, max_length=100,
                                description="ids of final versions whose files the draft starts with")
 
 
@@ -95,11 +95,11 @@ class BlobBatchResult(BaseModel):
 
 
 class BlobDownload(Strict):
-    hashes: list[str] = Field(min_length=1, max_length=10_000, description="sha256 of stored blobs, sent in this order")
+    hashes: list[Annotated[str, Sha256]] = Field(min_length=1, max_length=10_000, description="sha256 of stored blobs, sent in this order")
 
 
 class TaskInputCreate(Strict):
-    alias: str = Field(min_length=1, max_length=200)
+    alias: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     dataset_id: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import IO, Any, Iterator
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -36,6 +36,7 @@ _TIMES = ("created", "finalized")
 _RAW_BODY = {
     "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
 }
+SHA256_PATH = Path(pattern=r"^[0-9a-f]{64}$", description="lowercase hex sha256 of the bytes")
 _BYTES: dict[int | str, dict[str, Any]] = {200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
@@ -147,7 +148,8 @@ def dataset_users(dataset_id: str, limit: int = Query(100, ge=1, le=1000), ds: D
 
 
 @router.put("/blobs/{sha256}", response_model=BlobStored, status_code=201, openapi_extra=_RAW_BODY)
-async def put_blob(sha256: str, request: Request, response: Response, ds: DatasetService = Depends(datasets)) -> dict:
+async def put_blob(request: Request, response: Response, sha256: str = SHA256_PATH,
+                   ds: DatasetService = Depends(datasets)) -> dict:
     """Upload one file's bytes, streamed; stored only if they hash to `sha256` (422 hash_mismatch otherwise).
 
     The hash must be named by some draft's manifest; 200 with `created: false` when already stored.
@@ -189,7 +191,7 @@ async def download_blobs(body: BlobDownload, ds: DatasetService = Depends(datase
 
 
 @router.get("/blobs/{sha256}", responses=_BYTES, response_class=StreamingResponse)
-async def get_blob(sha256: str, ds: DatasetService = Depends(datasets)) -> StreamingResponse:
+async def get_blob(sha256: str = SHA256_PATH, ds: DatasetService = Depends(datasets)) -> StreamingResponse:
     """A stored file's bytes, streamed."""
     size, handle = await run_in_threadpool(ds.open_blob, sha256)
     headers = {"Content-Length": str(size), "X-Labtrack-Sha256": sha256, "Cache-Control": "private, max-age=31536000, immutable"}
