@@ -73,7 +73,9 @@ GROUPS: dict[str, Group] = {
     ),
     "proxy": Group(
         modules=["labtrack/server_ext/proxy.py"],
-        tests=["tests/server_ext/test_ext_proxy_upstream.py", "tests/server_ext/test_ext_proxy.py"],
+        # test_ext_auth.py inspects every handler verb for @authenticated (no Jupyter needed).
+        tests=["tests/server_ext/test_ext_auth.py", "tests/server_ext/test_ext_proxy_upstream.py",
+               "tests/server_ext/test_ext_proxy.py"],
     ),
 }
 

@@ -25,7 +25,7 @@ class Case:
     step: int
     values: list[float | None]
     split: int  # points before `split` go in one batch, the rest in a second one
-    reverse_tail: bool  # the second batch arrives in descending order (the rollup's SQL refresh path)
+    reversed_batches: tuple[bool, bool]  # which batch arrives in descending order (the rollup's SQL refresh path)
     reads: list[tuple[int | None, int | None, int]]  # (start, end, buckets)
 
     @property
@@ -56,7 +56,7 @@ def cases(draw: st.DrawFn) -> Case:
         index = min(max(0, (it - first) // step), n - 1)
         values[index] = draw(st.sampled_from([SPIKE, -SPIKE, None]))  # None: a NaN gap
     split = draw(st.integers(0, n))
-    return Case(first, step, values, split, draw(st.booleans()), reads)
+    return Case(first, step, values, split, (draw(st.booleans()), draw(st.booleans())), reads)
 
 
 def expected_buckets(iterations: list[int], values: list[float | None], start: int | None, end: int | None, buckets: int) -> dict:
@@ -98,12 +98,9 @@ def expected_buckets(iterations: list[int], values: list[float | None], start: i
 def _send(api: Api, task_id: str, case: Case) -> None:
     its = case.iterations
     wire = ["NaN" if v is None else v for v in case.values]
-    head = {"type": "scalars", "metric": "m", "variant": "v", "iterations": its[:case.split], "values": wire[:case.split]}
-    tail_its, tail_vals = its[case.split:], wire[case.split:]
-    if case.reverse_tail:
-        tail_its, tail_vals = tail_its[::-1], tail_vals[::-1]
-    tail = {"type": "scalars", "metric": "m", "variant": "v", "iterations": tail_its, "values": tail_vals}
-    for event in (head, tail):
+    for part, backwards in zip((slice(None, case.split), slice(case.split, None)), case.reversed_batches):
+        order = slice(None, None, -1 if backwards else 1)
+        event = {"type": "scalars", "metric": "m", "variant": "v", "iterations": its[part][order], "values": wire[part][order]}
         if event["iterations"]:
             r = api.post(f"/tasks/{task_id}/events", json={"events": [event]})
             assert r.status_code == 200, r.text
@@ -112,12 +109,19 @@ def _send(api: Api, task_id: str, case: Case) -> None:
 # A spike in the partial block at each edge of a long range (the rollup's weak spot).
 _EDGE_SPIKES = Case(
     first=0, step=1, values=[SPIKE if i in (1005, 2990) else float(i % 7) for i in range(3000)],
-    split=1500, reverse_tail=False, reads=[(1001, 2998, 4), (None, 2999, 1)],
+    split=1500, reversed_batches=(False, False), reads=[(1001, 2998, 4), (None, 2999, 1)],
+)
+# A short first batch sent backwards, inside the first rollup block, then a long ascending one:
+# the block must be recomputed from both (make mutate found the refresh range untested).
+_BACKWARDS_FIRST_BLOCK = Case(
+    first=0, step=1, values=[SPIKE if i == 5 else float(i % 5) for i in range(2000)],
+    split=20, reversed_batches=(True, False), reads=[(None, None, 1), (0, 1999, 3)],
 )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @example(case=_EDGE_SPIKES)
+@example(case=_BACKWARDS_FIRST_BLOCK)
 @given(case=cases())
 def test_downsampling_keeps_every_bucket_exact(api: Api, case: Case) -> None:
     """For any series length, gaps, batch order and range, each bucket's count/min/max/last is the true one."""
