@@ -13,6 +13,7 @@ import { Signal } from '@lumino/signaling';
 
 import { getConfig } from './api';
 import { addRunCommands, openRunMenu } from './commands';
+import { chartsPlugin } from './charts/plugin';
 import { createComparePanel } from './components/ComparePanel';
 import { SidebarWidget } from './components/Sidebar';
 import { createTaskView, ITaskViewHooks, TaskViewWidget } from './components/TaskView';
@@ -261,4 +262,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, chartsPlugin];

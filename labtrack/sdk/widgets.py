@@ -5,19 +5,30 @@ For the task running in this process it listens to `Logger.report_scalar` and re
 spike survives downsampling and a million-point loop never floods the browser). Pointed at
 another task (say one an agent runs remotely) it polls the server's downsampled scalars in a
 background thread until that task finishes or the widget is closed.
+
+Its display bundle holds, beside the widget view, a static copy of the figure (plotly JSON) and
+a marker for labtrack's lab extension, so a saved notebook reopened without the widget's kernel
+shows the chart as a plain plot instead of "Error displaying widget: model not found".
 """
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-__all__ = ["LiveScalars", "SeriesBuffer", "LiveChartModel", "FINAL_STATUSES"]
+__all__ = ["LiveScalars", "SeriesBuffer", "LiveChartModel", "FINAL_STATUSES", "LIVE_CHART_MIME", "PLOTLY_MIME"]
 
 FINAL_STATUSES = frozenset({"completed", "failed", "stopped", "published"})
+# The display bundle's static parts: labtrack's lab extension draws the plotly figure when the
+# widget's model is gone (a reopened notebook) and keeps it current when the notebook is saved.
+LIVE_CHART_MIME = "application/vnd.labtrack.live-chart+json"
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+# How often the whole figure is sent as the widget's state between structural changes.
+STATE_SYNC_SECONDS = 2.0
 Point = tuple[float, float]  # (iteration, value)
 
 
@@ -235,6 +246,12 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
         self._lt_panels: list[str] = []
         self._lt_listener: Callable[[str, str, int, float], None] | None = None
         self._lt_colors: dict[str, str] = {}
+        self._lt_axes = {"xaxis", "yaxis"}  # the axes the layout has (the first pair always)
+        self._lt_points = 0
+        # Drawing (redraw thread) and copying the figure for a display bundle never interleave.
+        self._lt_draw_lock = threading.RLock()
+        self._lt_displayed = False
+        self._lt_synced_at = 0.0
         self._lt_task, self._lt_task_id = _resolve_task(task_or_id)
         name = getattr(self._lt_task, "name", "") if self._lt_task is not None else ""
         self._lt_label = f"{name} ({self._lt_task_id[:8]})" if name else self._lt_task_id[:8]
@@ -278,6 +295,50 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
         self.stop()
         super().close()
 
+    # -- display -------------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
+        """The widget view plus a static copy of the figure as it is now (see the module doc)."""
+        bundle = super()._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
+        bundle.update(self._lt_static_bundle())
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        """Display under a display id, so the static copy can be brought up to date at the end."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True, display_id=self._lt_display_id)
+        self._lt_displayed = True
+
+    @property
+    def _lt_display_id(self) -> str:
+        return f"labtrack-live-{self.model_id}"
+
+    def _lt_static_bundle(self) -> dict[str, Any]:
+        import plotly.io as pio
+
+        with self._lt_draw_lock:
+            figure = json.loads(pio.to_json(self, validate=False))  # plain JSON, as a notebook stores it
+            points = self._lt_points
+        figure["config"] = {"displaylogo": False, "responsive": True}
+        return {
+            LIVE_CHART_MIME: {"version": 1, "model_id": self.model_id, "task_id": self._lt_task_id},
+            PLOTLY_MIME: figure,
+            "text/plain": f"labtrack live chart · {self._lt_label} · {points} points",
+        }
+
+    def _lt_publish_final(self) -> None:
+        """Bring every display of the chart up to date with the final static copy (a notebook run
+        without a browser, say by an agent, then keeps the finished chart)."""
+        if not self._lt_displayed:
+            return
+        try:
+            from IPython.display import update_display
+
+            update_display(self._repr_mimebundle_(), raw=True, display_id=self._lt_display_id)
+        except Exception:  # noqa: BLE001 - a closed kernel connection must never break training
+            pass
+
     # -- drawing -------------------------------------------------------------------------------
 
     def _draw(self, frame: Frame, status: str = "") -> None:
@@ -306,7 +367,9 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
                     xaxis=f"x{suffix}", yaxis=f"y{suffix}",
                 ))
                 self._lt_traces[key] = len(self.data) - 1
-        points = sum(len(xs) for xs, _ in frame.series.values())
+        if frame.series:  # a frame holds every series; an empty one only changes the status
+            self._lt_points = sum(len(xs) for xs, _ in frame.series.values())
+        points = self._lt_points
         with self.batch_update():
             for key, (xs, ys) in frame.series.items():
                 trace = self.data[self._lt_traces[key]]
@@ -314,27 +377,59 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
                 trace.y = ys
             title = f"labtrack · {self._lt_label} · {points} points shown"
             self.layout.title.text = f"{title} · {status}" if status else title
+        self._lt_sync_state(force=bool(new_keys) or bool(status))
+
+    def _lt_sync_state(self, force: bool) -> None:
+        """Send the whole figure as the widget's state: on a new trace or panel, else every few
+        seconds.
+
+        A browser draws a FigureWidget's view from this state and then follows the edit messages,
+        but the edits that arrive while it still loads plotly's widget code (seconds, the first
+        time on a page) are lost: without a recent state such a view would stay empty. A page
+        reloaded while the kernel runs draws from this state too.
+        """
+        from copy import deepcopy
+
+        now = time.monotonic()
+        if not force and now - self._lt_synced_at < STATE_SYNC_SECONDS:
+            return
+        self._lt_synced_at = now
+        self._widget_data = deepcopy(self._data)
+        self._widget_layout = deepcopy(self._layout_obj._props)
 
     def _layout_panels(self) -> None:
-        """One stacked panel (x/y axis pair) per metric, sharing the iteration axis."""
+        """One stacked panel (x/y axis pair) per metric, sharing the iteration axis.
+
+        A new axis is assigned whole and an existing one is changed attribute by attribute, in
+        one batch. (plotly's `update_layout` on a shown FigureWidget sends a new axis both ways,
+        `yaxis2` and `yaxis2.domain`, and plotly.js then refuses the whole edit: "cannot set
+        yaxis2.domain and a parent attribute simultaneously".)
+        """
         n = len(self._lt_panels)
         gap = 0.08 if n > 1 else 0.0
         height = (1.0 - gap * (n - 1)) / n
-        axes: dict[str, Any] = {}
-        for i, metric in enumerate(self._lt_panels):
-            suffix = "" if i == 0 else str(i + 1)
-            top = 1.0 - i * (height + gap)
-            axes[f"yaxis{suffix}"] = {"domain": [max(0.0, top - height), top], "title": {"text": metric},
-                                      "anchor": f"x{suffix}"}
-            axes[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "matches": "x" if i else None,
-                                      "title": {"text": "iteration" if i == n - 1 else ""}}
-        self.update_layout(height=110 + 230 * n, **axes)
+        with self.batch_update():
+            self.layout.height = 110 + 230 * n
+            for i, metric in enumerate(self._lt_panels):
+                suffix = "" if i == 0 else str(i + 1)
+                top = 1.0 - i * (height + gap)
+                y_axis = {"domain": [max(0.0, top - height), top], "title": {"text": metric}, "anchor": f"x{suffix}"}
+                x_axis: dict[str, Any] = {"anchor": f"y{suffix}", "title": {"text": "iteration" if i == n - 1 else ""}}
+                if i:
+                    x_axis["matches"] = "x"
+                for name, props in ((f"yaxis{suffix}", y_axis), (f"xaxis{suffix}", x_axis)):
+                    if name in self._lt_axes:
+                        self.layout[name].update(props)
+                    else:
+                        self.layout[name] = props
+                        self._lt_axes.add(name)
 
     def _safe_draw(self, frame: Frame | None, status: str = "") -> None:
         if frame is None and not status:
             return
         try:
-            self._draw(frame or Frame(), status)
+            with self._lt_draw_lock:
+                self._draw(frame or Frame(), status)
         except Exception:  # noqa: BLE001 - a closed or broken widget must never break training
             self._lt_stop.set()
 
@@ -352,6 +447,7 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
         if task is not None and self._lt_listener is not None:
             task.get_logger().remove_scalar_listener(self._lt_listener)
             self._lt_listener = None
+        self._lt_publish_final()
 
     def _poll_loop(self) -> None:
         """Another task: poll the server's metrics and downsampled scalars until it finishes."""
@@ -374,6 +470,7 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
                 frame = self._lt_model.take_frame(time.monotonic(), force=True) if changed else None
                 self._safe_draw(frame, status if finished else "")
                 if finished:
+                    self._lt_publish_final()
                     return
                 wait = interval
             except LabtrackError as exc:

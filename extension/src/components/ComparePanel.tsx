@@ -19,8 +19,13 @@ import {
   runLabel,
   splitMetricKey
 } from '../format';
-import { themedLayout, traceType } from '../plotting';
+import { themedLayout } from '../plotting';
 import { ILabtrackSettings, IScalarSeries, ITask } from '../tokens';
+import { ChartControls } from '../charts/ChartControls';
+import { IChartPrefs, useChartPrefs } from '../charts/prefs';
+import { isSystemMetric, systemCharts, userMetricKeys } from '../charts/system';
+import { curveTraces, yAxisLayout } from '../charts/traces';
+import { longestSpan, relativeUnit, runStart, xAxisLayout, XAxisMode } from '../charts/xaxis';
 import { PlotlyDiv } from './PlotlyDiv';
 import { StatusIcon } from './StatusIcon';
 import { WhenVisible } from './Lazy';
@@ -31,7 +36,8 @@ const LIVE = new Set(['queued', 'in_progress']);
 // Shared with the run chips' hover text (format.ts).
 export { differingKeys, flatParams };
 
-function metricKeys(tasks: ITask[]): string[] {
+/** Every `metric/variant` key the runs reported, system gauges included. */
+function allMetricKeys(tasks: ITask[]): string[] {
   const keys = new Set<string>();
   for (const t of tasks) {
     for (const [metric, variants] of Object.entries(t.last_metrics ?? {})) {
@@ -41,6 +47,11 @@ function metricKeys(tasks: ITask[]): string[] {
     }
   }
   return [...keys].sort();
+}
+
+/** The runs' own metrics (`metric/variant`), without the system gauges. */
+function metricKeys(tasks: ITask[]): string[] {
+  return userMetricKeys(allMetricKeys(tasks));
 }
 
 /** What a task has logged of `metric` (it changes whenever the series gains points). */
@@ -56,9 +67,10 @@ function OverlayChart(props: {
   metric: string;
   tasks: ITask[];
   buckets: number;
+  prefs: IChartPrefs;
   onDrawn: () => void;
 }): JSX.Element {
-  const { metric, tasks, buckets, onDrawn } = props;
+  const { metric, tasks, buckets, prefs, onDrawn } = props;
   const [series, setSeries] = React.useState<IScalarSeries[] | null>(null);
   const [error, setError] = React.useState<string | null>(null);
   const tasksRef = React.useRef(tasks);
@@ -112,52 +124,11 @@ function OverlayChart(props: {
   }, [stampKey, read]);
 
   const namesKey = tasks.map(t => `${t.id}:${t.name}`).join('|');
-  const data = React.useMemo(() => {
-    if (!series) {
-      return [];
-    }
-    const runs = tasksRef.current;
-    const index = new Map(runs.map((t, i) => [t.id, i]));
-    const variants = new Set(series.map(s => s.variant));
-    const dashes = ['solid', 'dot', 'dash', 'dashdot', 'longdash'];
-    const variantList = [...variants].sort();
-    // Run order, then variant: a re-read run keeps its place in the legend.
-    const ordered = [...series].sort(
-      (a, b) =>
-        (index.get(a.task_id ?? '') ?? 0) - (index.get(b.task_id ?? '') ?? 0) ||
-        (a.variant < b.variant ? -1 : a.variant > b.variant ? 1 : 0)
-    );
-    return ordered.map(s => {
-      const i = index.get(s.task_id ?? '') ?? 0;
-      const task = runs[i];
-      const name = variants.size > 1 ? `${runLabel(task)} · ${s.variant}` : runLabel(task);
-      return {
-        type: traceType(s.iterations.length),
-        mode: 'lines',
-        name,
-        legendgroup: task.id,
-        x: s.iterations,
-        y: s.values,
-        line: {
-          color: runColor(i),
-          width: 1.5,
-          dash: dashes[variantList.indexOf(s.variant) % dashes.length]
-        },
-        hovertemplate: `${name}<br>iteration %{x}<br>${metric} %{y}<extra></extra>`
-      };
-    });
-  }, [series, namesKey]);
-  const layout = React.useMemo(
-    () =>
-      themedLayout({
-        title: { text: metric, font: { size: 13 } },
-        height: 320,
-        hovermode: 'closest',
-        showlegend: true,
-        legend: { orientation: 'v', x: 1.02, y: 1, font: { size: 10 } },
-        margin: { l: 50, r: 10, t: 30, b: 35 }
-      }),
-    [metric]
+  const system = isSystemMetric(metric);
+  const mode: XAxisMode = system && prefs.xAxis === 'iteration' ? 'relative' : prefs.xAxis;
+  const panels = React.useMemo(
+    () => (series ? overlayPanels(metric, tasksRef.current, series, prefs, mode) : []),
+    [series, namesKey, metric, prefs.smoothing, prefs.logY, mode]
   );
   if (error) {
     return <div className="lt-error-message">{error}</div>;
@@ -166,10 +137,128 @@ function OverlayChart(props: {
     return <div className="lt-chart lt-dim">loading {metric}…</div>;
   }
   return (
-    <div className="lt-chart lt-compare-chart" data-metric={metric} data-traces={data.length}>
-      <PlotlyDiv data={data} layout={layout} onDrawn={onDrawn} />
-    </div>
+    <>
+      {panels.map((panel, i) => (
+        <div
+          key={panel.id}
+          className="lt-chart lt-compare-chart"
+          data-metric={panel.id}
+          data-traces={panel.curves}
+          data-x-axis={panel.fellBack ? 'iteration' : mode}
+          data-log-y={String(prefs.logY)}
+          data-smoothing={String(prefs.smoothing)}
+        >
+          <PlotlyDiv
+            data={panel.data}
+            layout={panel.layout}
+            onDrawn={i === 0 ? onDrawn : undefined}
+          />
+        </div>
+      ))}
+    </>
   );
+}
+
+/** One overlaid chart: its traces, layout and how many runs' curves it holds. */
+interface IOverlayPanel {
+  id: string;
+  data: Array<Record<string, unknown>>;
+  layout: Record<string, unknown>;
+  curves: number;
+  fellBack: boolean;
+}
+
+/**
+ * The charts of one metric over several runs: one chart with every run's curves (a color per
+ * run, a dash per variant) for a training metric; for the resource monitor, one chart per gauge
+ * against time.
+ */
+function overlayPanels(
+  metric: string,
+  runs: ITask[],
+  series: IScalarSeries[],
+  prefs: IChartPrefs,
+  mode: XAxisMode
+): IOverlayPanel[] {
+  const index = new Map(runs.map((t, i) => [t.id, i]));
+  const system = isSystemMetric(metric);
+  // Run order, then variant: a re-read run keeps its place in the legend.
+  const ordered = [...series].sort(
+    (a, b) =>
+      (index.get(a.task_id ?? '') ?? 0) - (index.get(b.task_id ?? '') ?? 0) ||
+      (a.variant < b.variant ? -1 : a.variant > b.variant ? 1 : 0)
+  );
+  const starts = new Map(
+    runs.map(t => [t.id, runStart(t, ordered.filter(s => s.task_id === t.id))])
+  );
+  const unit = relativeUnit(
+    longestSpan(
+      runs.map(t => ({
+        series: ordered.filter(s => s.task_id === t.id),
+        start: starts.get(t.id) ?? null
+      })),
+      system
+    )
+  );
+  const groups = system
+    ? systemCharts(new Set(ordered.map(s => s.variant))).map(chart => ({
+        id: chart.id,
+        title: chart.title,
+        unit: chart.unit,
+        variants: chart.variants,
+        labels: chart.labels
+      }))
+    : [
+        {
+          id: metric,
+          title: metric,
+          unit: '',
+          variants: [...new Set(ordered.map(s => s.variant))].sort(),
+          labels: {} as Record<string, string>
+        }
+      ];
+  const dashes = ['solid', 'dot', 'dash', 'dashdot', 'longdash'];
+  return groups.map(group => {
+    let fellBack = false;
+    const mine = ordered.filter(s => group.variants.includes(s.variant));
+    const data = mine.flatMap(s => {
+      const i = index.get(s.task_id ?? '') ?? 0;
+      const task = runs[i];
+      const label = group.labels[s.variant] ?? s.variant;
+      const name = group.variants.length > 1 ? `${runLabel(task)} · ${label}` : runLabel(task);
+      const drawn = curveTraces(
+        {
+          series: s,
+          name,
+          color: runColor(i),
+          dash: dashes[group.variants.indexOf(s.variant) % dashes.length],
+          legendgroup: task.id,
+          // No min/max bands over many runs: they would hide each other.
+          band: false,
+          smooth: !system,
+          x: { mode, start: starts.get(task.id) ?? null, isSystem: system, unit }
+        },
+        prefs
+      );
+      fellBack = fellBack || drawn.fellBack;
+      return drawn.traces;
+    });
+    const layout = themedLayout({
+      title: { text: group.title, font: { size: 13 } },
+      height: 320,
+      hovermode: 'x unified',
+      uirevision: `${group.id}|${mode}|${prefs.logY}`,
+      showlegend: true,
+      legend: { orientation: 'v', x: 1.02, y: 1, font: { size: 10 } },
+      margin: { l: 50, r: 10, t: 30, b: 35 },
+      xaxis: {
+        ...(themedLayout().xaxis as object),
+        ...xAxisLayout(fellBack ? 'iteration' : mode, unit)
+      },
+      yaxis: { ...(themedLayout().yaxis as object), ...yAxisLayout(prefs, group.unit) }
+    });
+    return { id: group.id, data, layout, curves: mine.length, fellBack };
+  });
 }
 
 function ParamTable(props: { tasks: ITask[] }): JSX.Element {
@@ -398,10 +487,14 @@ export function CompareBody(props: {
     return () => window.clearInterval(timer);
   }, [liveKey]);
 
-  const metrics = React.useMemo(
-    () => [...new Set(metricKeys(tasks ?? []).map(k => splitMetricKey(k)[0]))],
-    [tasks]
-  );
+  const [prefs, setPrefs] = useChartPrefs();
+  // Every metric title: the runs' own first, then the system gauges (drawn in their section).
+  const metrics = React.useMemo(() => {
+    const titles = [...new Set(allMetricKeys(tasks ?? []).map(k => splitMetricKey(k)[0]))];
+    return [...titles.filter(m => !isSystemMetric(m)), ...titles.filter(isSystemMetric)];
+  }, [tasks]);
+  const userMetrics = metrics.filter(m => !isSystemMetric(m));
+  const systemMetrics = metrics.filter(isSystemMetric);
   const [chartsDone, setChartsDone] = React.useState(false);
   const onDrawn = React.useCallback(() => {
     drawn.current += 1;
@@ -450,21 +543,40 @@ export function CompareBody(props: {
       </div>
       <div className="lt-section">
         <h3>Scalars</h3>
-        {metrics.length === 0 && (
+        {metrics.length > 0 && <ChartControls prefs={prefs} onChange={setPrefs} />}
+        {userMetrics.length === 0 && (
           <div className="lt-empty">These experiments reported no scalars.</div>
         )}
         <div className="lt-charts">
-          {metrics.map(m => (
+          {userMetrics.map(m => (
             <OverlayChart
               key={m}
               metric={m}
               tasks={tasks}
               buckets={settings().chartBuckets}
+              prefs={prefs}
               onDrawn={onDrawn}
             />
           ))}
         </div>
       </div>
+      {systemMetrics.length > 0 && (
+        <div className="lt-section lt-system">
+          <h3>System</h3>
+          <div className="lt-charts">
+            {systemMetrics.map(m => (
+              <OverlayChart
+                key={m}
+                metric={m}
+                tasks={tasks}
+                buckets={settings().chartBuckets}
+                prefs={prefs}
+                onDrawn={onDrawn}
+              />
+            ))}
+          </div>
+        </div>
+      )}
       <ParamTable tasks={tasks} />
       <MetricsTable tasks={tasks} />
       {/* Parallel coordinates draw with WebGL (slow without a GPU): after the curves. */}

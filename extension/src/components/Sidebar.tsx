@@ -6,8 +6,10 @@ import * as React from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 
 import { ExperimentsModel } from '../model';
-import { num, relativeTime, runName, shortId, statusLabel } from '../format';
+import { relativeTime, runName, shortId, statusLabel } from '../format';
 import { ITask, TASK_STATUSES } from '../tokens';
+import { userLastIteration, userMetricKeys } from '../charts/system';
+import { MetricCell, MetricColumnPicker, useMetricColumn } from './MetricColumn';
 import { StatusIcon } from './StatusIcon';
 import { VirtualList } from './VirtualList';
 
@@ -45,18 +47,14 @@ function metricOfSort(sort: string): [string, string] | null {
 function TaskRow(props: {
   task: ITask;
   selected: boolean;
-  sortMetric: [string, string] | null;
+  columnKey: string | null;
   model: ExperimentsModel;
   actions: ISidebarActions;
 }): JSX.Element {
-  const { task, selected, sortMetric, model, actions } = props;
-  let metricText = '';
-  if (sortMetric) {
-    const summary = task.last_metrics?.[sortMetric[0]]?.[sortMetric[1]];
-    metricText = summary ? `${sortMetric[0]}/${sortMetric[1]} = ${num(summary.last)}` : '';
-  } else if (task.last_iteration !== null && task.last_iteration !== undefined) {
-    metricText = `iter ${task.last_iteration}`;
-  }
+  const { task, selected, columnKey, model, actions } = props;
+  // The run's own iterations: the resource monitor's seconds do not count.
+  const iteration = userLastIteration(task);
+  const metricText = iteration !== null ? `iter ${iteration}` : '';
   // A running task's own note, e.g. a notebook's "last cell failed: ValueError: …".
   const note = task.status === 'in_progress' ? task.status_message : '';
   return (
@@ -106,6 +104,7 @@ function TaskRow(props: {
           ))}
         </div>
       </div>
+      {columnKey && <MetricCell task={task} metricKey={columnKey} />}
     </div>
   );
 }
@@ -145,7 +144,8 @@ function Filters(props: { model: ExperimentsModel }): JSX.Element {
   const sort = model.query.sort;
   const descending = sort.startsWith('-');
   const sortKey = descending ? sort.slice(1) : sort;
-  const metricKeys = model.metricKeys();
+  // The runs' own metrics: the system gauges (CPU, memory, GPU) are no ranking.
+  const metricKeys = userMetricKeys(model.metricKeys());
   const currentMetric = metricOfSort(sortKey);
   if (currentMetric && !metricKeys.includes(currentMetric.join('/'))) {
     metricKeys.unshift(currentMetric.join('/'));
@@ -229,6 +229,10 @@ function Filters(props: { model: ExperimentsModel }): JSX.Element {
           {descending ? '↓' : '↑'}
         </button>
       </div>
+      <div className="lt-row">
+        <label className="lt-label">Column</label>
+        <MetricColumnPicker keys={metricKeys} />
+      </div>
     </div>
   );
 }
@@ -240,7 +244,7 @@ export function SidebarView(props: {
 }): JSX.Element {
   const { model, actions } = props;
   useModel(model);
-  const sortMetric = metricOfSort(model.query.sort.replace(/^-/, ''));
+  const columnKey = useMetricColumn(model.query.sort);
   const selected = [...model.selected];
   let body: JSX.Element;
   if (model.error) {
@@ -281,7 +285,7 @@ export function SidebarView(props: {
           <TaskRow
             task={task}
             selected={model.selected.has(task.id)}
-            sortMetric={sortMetric}
+            columnKey={columnKey}
             model={model}
             actions={actions}
           />

@@ -7,11 +7,12 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { ISignal } from '@lumino/signaling';
 
-import { getMetrics, getScalarsForTasks, getTask } from '../api';
+import { getMetrics, getTask } from '../api';
 import { LabtrackError } from '../request';
 import { dateTime, duration, num, runLabel, runName, shortId, statusLabel } from '../format';
-import { ILabtrackSettings, IMetricInfo, IRuntime, IScalarSeries, IScript, ITask } from '../tokens';
-import { ScalarChart } from './ScalarChart';
+import { ILabtrackSettings, IMetricInfo, IRuntime, IScript, ITask } from '../tokens';
+import { isSystemMetric, userLastIteration } from '../charts/system';
+import { ScalarsTab } from './ScalarsTab';
 import { StatusIcon } from './StatusIcon';
 import { ArtifactsTab, CodeTab, ConsoleTab, PlotsTab } from './TaskTabs';
 
@@ -71,7 +72,9 @@ function Overview(props: {
   metrics: IMetricInfo[];
   openTask: (id: string) => void;
 }): JSX.Element {
-  const { task, metrics, openTask } = props;
+  const { task, openTask } = props;
+  // System gauges (CPU, memory, GPU) are charts in Scalars, not metrics of the run.
+  const metrics = props.metrics.filter(m => !isSystemMetric(m.metric));
   const rows: Array<[string, React.ReactNode]> = [
     [
       'status',
@@ -91,7 +94,7 @@ function Overview(props: {
       duration(task.started, task.completed ?? (LIVE.has(task.status) ? null : task.last_update))
     ],
     ['last update', dateTime(task.last_update)],
-    ['last iteration', task.last_iteration ?? '—'],
+    ['last iteration', userLastIteration(task) ?? '—'],
     ['machine', machineText(task.runtime)],
     ['git', gitText(task.script)],
     ['tags', task.tags.join(', ') || '—'],
@@ -184,60 +187,6 @@ function Hyperparameters(props: { task: ITask }): JSX.Element {
           <pre className="lt-code">{entry.value}</pre>
         </div>
       ))}
-    </div>
-  );
-}
-
-function Scalars(props: {
-  task: ITask;
-  metrics: IMetricInfo[];
-  tick: number;
-  buckets: number;
-}): JSX.Element {
-  const { task, metrics, tick, buckets } = props;
-  const names = React.useMemo(() => [...new Set(metrics.map(m => m.metric))].sort(), [metrics]);
-  const [series, setSeries] = React.useState<Record<string, IScalarSeries[]>>({});
-  const [error, setError] = React.useState<string | null>(null);
-  React.useEffect(() => {
-    let cancelled = false;
-    Promise.all(names.map(name => getScalarsForTasks([task.id], name, buckets)))
-      .then(all => {
-        if (cancelled) {
-          return;
-        }
-        const next: Record<string, IScalarSeries[]> = {};
-        names.forEach((name, i) => (next[name] = all[i]));
-        setSeries(next);
-        setError(null);
-      })
-      .catch(reason => setError(String(reason.message ?? reason)));
-    return () => {
-      cancelled = true;
-    };
-  }, [task.id, names.join('\n'), tick]);
-  if (error) {
-    return <div className="lt-error-message">{error}</div>;
-  }
-  if (!names.length) {
-    return <div className="lt-empty">No scalars reported yet.</div>;
-  }
-  return (
-    <div className="lt-charts">
-      {names.map(name =>
-        series[name] ? (
-          <ScalarChart
-            key={name}
-            taskId={task.id}
-            metric={name}
-            series={series[name]}
-            buckets={buckets}
-          />
-        ) : (
-          <div key={name} className="lt-chart lt-dim">
-            loading {name}…
-          </div>
-        )
-      )}
     </div>
   );
 }
@@ -371,7 +320,7 @@ export function TaskViewBody(props: {
         )}
         {tab === 'Hyperparameters' && <Hyperparameters task={task} />}
         {tab === 'Scalars' && (
-          <Scalars task={task} metrics={metrics} tick={tick} buckets={settings().chartBuckets} />
+          <ScalarsTab task={task} metrics={metrics} tick={tick} buckets={settings().chartBuckets} />
         )}
         {tab === 'Plots' && <PlotsTab task={task} tick={tick} />}
         {tab === 'Console' && <ConsoleTab task={task} tick={tick} />}
