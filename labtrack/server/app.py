@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sqlite3
 import time
 from typing import Any, AsyncIterator
@@ -78,15 +79,31 @@ def _validation_msg(error: dict[str, Any]) -> str:
     return str(error.get("msg", ""))
 
 
+def _method_table(app: FastAPI) -> list[tuple[re.Pattern[str], bool, set[str]]]:
+    """(path regex, is a literal path, methods) for every path of the OpenAPI document, built once."""
+    table = getattr(app.state, "allowed_methods", None)
+    if table is None:
+        table = []
+        for template, operations in app.openapi().get("paths", {}).items():
+            regex = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
+            table.append((regex, "{" not in template, {m.upper() for m in operations if m != "parameters"}))
+        app.state.allowed_methods = table
+    return table
+
+
 def _allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
+    """The methods the document lists for this path (Starlette's 405 names only the first route's).
+
+    A literal path (`/blobs/download`) hides the templates that also match it (`/blobs/{sha256}`),
+    as it does when routing.
+    """
     path = request.scope.get("path", "")
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
-        if regex is not None and route_methods and regex.match(path):
-            methods |= set(route_methods)
-    return ", ".join(sorted(methods))
+    literal: set[str] = set()
+    templated: set[str] = set()
+    for regex, is_literal, methods in _method_table(request.app):
+        if regex.match(path):
+            (literal if is_literal else templated).update(methods)
+    return ", ".join(sorted(literal or templated))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -30,7 +30,7 @@ REFUSED = [
     {"type": "scalar", "metric": "m", "variant": "v" * (MAX_NAME + 1), "iteration": 1, "value": 1},
     {"type": "scalar", "metric": "", "iteration": 1, "value": 1},
     {"type": "scalar", "metric": "m", "iteration": MAX_ITERATION + 1, "value": 1},
-    {"type": "scalar", "metric": "m", "iteration": 1.0, "value": 1},
+    {"type": "scalar", "metric": "m", "iteration": 1.5, "value": 1},
     {"type": "scalar", "metric": "m", "iteration": 1},
     {"type": "scalar", "metric": "m", "iteration": 1, "value": 1, "time": "now"},
     {"type": "scalars", "metric": "m", "iterations": [0, MAX_ITERATION + 1], "values": [1, 2]},

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import IO, Any, Iterator
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from labtrack.server.api.common import ERRORS, Services, services, with_times
 from labtrack.server.api.headers import INLINE_IMAGE_TYPES, SAFE_TYPE, download_headers
-from labtrack.server.api.schemas import Artifact, ArtifactList, ArtifactPatch, ArtifactRegister, MediaStored
+from labtrack.server.api.schemas import (
+    ARTIFACT_KEY, MEDIA_NAME, Artifact, ArtifactList, ArtifactPatch, ArtifactRegister, MediaStored,
+)
+from labtrack.server.errors import BadRequest
 
 router = APIRouter(tags=["artifacts"], responses=ERRORS)
 _RAW_BODY = {
@@ -20,6 +23,22 @@ _RAW_BODY = {
 _BYTES: dict[int | str, dict[str, Any]] = {200: {"content": {
     kind: {"schema": {"type": "string", "format": "binary"}} for kind in (SAFE_TYPE, *sorted(set(INLINE_IMAGE_TYPES.values())))
 }}}
+
+
+# Checked by the storage layer (its message says what to fix); stated here for the document.
+KEY = Path(json_schema_extra=ARTIFACT_KEY, description="1-128 of A-Z a-z 0-9 . _ -, not starting with '.'")
+_MEDIA = Path(json_schema_extra=MEDIA_NAME, description="the name in the uri the media upload returned")
+
+
+def require_body(request: Request) -> None:
+    """Refuse an upload that sent no body at all: no bytes and no Content-Type.
+
+    A 0-byte file sent as application/octet-stream is a real (empty) upload; a request with
+    neither is a client that forgot the body, and storing a 0-byte file for it would hide that.
+    """
+    if request.headers.get("content-type") is None and request.headers.get("content-length") in (None, "0") \
+            and "transfer-encoding" not in request.headers:
+        raise BadRequest("The request has no body: send the bytes as application/octet-stream.")
 
 
 def _declared(request: Request) -> int | None:
@@ -38,13 +57,14 @@ def _iter_file(handle: IO[bytes]) -> Iterator[bytes]:
 @router.put("/tasks/{task_id}/artifacts/{key}", response_model=Artifact, status_code=201, openapi_extra=_RAW_BODY)
 async def upload_artifact(
     task_id: str,
-    key: str,
     request: Request,
+    key: str = KEY,
     type: str = Query("", max_length=100),
     filename: str = Query("", max_length=1000),
     svc: Services = Depends(services),
 ) -> dict:
     """Upload bytes (streamed; sha256 and size recorded); re-uploading a key replaces it."""
+    require_body(request)
     artifact = await svc.artifacts.upload(
         task_id, key, request.stream(), type_=type, filename=filename, declared_size=_declared(request)
     )
@@ -67,19 +87,19 @@ def list_artifacts(
 
 
 @router.get("/tasks/{task_id}/artifacts/{key}", response_model=Artifact)
-def get_artifact(task_id: str, key: str, svc: Services = Depends(services)) -> dict:
+def get_artifact(task_id: str, key: str = KEY, *, svc: Services = Depends(services)) -> dict:
     """One artifact's record."""
     return with_times(svc.artifacts.get(task_id, key), ("created",))
 
 
 @router.patch("/tasks/{task_id}/artifacts/{key}", response_model=Artifact)
-def patch_artifact(task_id: str, key: str, body: ArtifactPatch, svc: Services = Depends(services)) -> dict:
+def patch_artifact(task_id: str, body: ArtifactPatch, key: str = KEY, svc: Services = Depends(services)) -> dict:
     """Change an artifact's preview or metadata."""
     return with_times(svc.artifacts.patch(task_id, key, body.preview, body.metadata), ("created",))
 
 
 @router.get("/tasks/{task_id}/artifacts/{key}/content", responses=_BYTES, response_class=StreamingResponse)
-async def download_artifact(task_id: str, key: str, svc: Services = Depends(services)) -> StreamingResponse:
+async def download_artifact(task_id: str, key: str = KEY, *, svc: Services = Depends(services)) -> StreamingResponse:
     """The artifact's bytes, streamed (409 for an external URI)."""
     artifact, handle = await run_in_threadpool(svc.artifacts.open_content, task_id, key)
     media_type, headers = download_headers(artifact["filename"] or key)
@@ -91,7 +111,7 @@ async def download_artifact(task_id: str, key: str, svc: Services = Depends(serv
 
 
 @router.delete("/tasks/{task_id}/artifacts/{key}", status_code=204, response_class=Response)
-def delete_artifact(task_id: str, key: str, svc: Services = Depends(services)) -> Response:
+def delete_artifact(task_id: str, key: str = KEY, *, svc: Services = Depends(services)) -> Response:
     """Delete an artifact and its stored bytes."""
     svc.artifacts.delete(task_id, key)
     return Response(status_code=204)
@@ -102,11 +122,12 @@ async def upload_media(
     task_id: str, request: Request, filename: str = Query("", max_length=1000), svc: Services = Depends(services)
 ) -> dict:
     """Store an image for an image event; returns `{"uri": "media/<sha256>.<ext>"}`."""
+    require_body(request)
     return await svc.artifacts.upload_media(task_id, filename, request.stream(), _declared(request))
 
 
 @router.get("/tasks/{task_id}/media/{name}", responses=_BYTES, response_class=StreamingResponse)
-async def get_media(task_id: str, name: str, svc: Services = Depends(services)) -> StreamingResponse:
+async def get_media(task_id: str, name: str = _MEDIA, *, svc: Services = Depends(services)) -> StreamingResponse:
     """A stored media file: raster images inline, anything else as an attachment (never as a page)."""
     handle = await run_in_threadpool(svc.artifacts.open_media, task_id, name)
     media_type, headers = download_headers(name)

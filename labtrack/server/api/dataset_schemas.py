@@ -5,20 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import JsonDict
 
-from labtrack.server.api.schemas import Strict
+from labtrack.server.api.schemas import PROJECT_NAME, Size, Strict
 
 Sha256 = Field(pattern=r"^[0-9a-f]{64}$", description="lowercase hex sha256 of the file's bytes")
 DatasetState = Literal["draft", "final"]
 
 
 class DatasetCreate(Strict):
-    project: str = Field(min_length=1, max_length=1000, description="project name; created if new")
-    name: str = Field(min_length=1, max_length=1000)
+    project: str = Field(min_length=1, max_length=1000, json_schema_extra=PROJECT_NAME, description="project name; created if new")
+    name: str = Field(min_length=1, max_length=1000, json_schema_extra=PROJECT_NAME, description="the project-name rules")
     version: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$",
                                 description="left out: the next after the highest dotted-number version (1.0.0 first)")
     description: str = Field(default="", max_length=100_000)
     parents: list[Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]] = Field(default_factory=list, max_length=100,
+                               json_schema_extra={"uniqueItems": True},
                                description="ids of final versions whose files the draft starts with")
 
 
@@ -47,15 +49,22 @@ class DatasetList(BaseModel):
     next_cursor: str | None
 
 
+# check_path's rule: '/'-separated parts, none empty, '.' or '..', no backslash or control character.
+_PART = r"(?!\.\.?(?:/|$))[^/\\\x00-\x1f\x7f]+"
+FILE_PATH: JsonDict = {"pattern": rf"^{_PART}(?:/{_PART})*$"}
+FilePath = Annotated[str, Field(min_length=1, max_length=1024, json_schema_extra=FILE_PATH,
+                                description="relative, '/'-separated; at most 1024 bytes in UTF-8")]
+
+
 class FileEntry(Strict):
-    path: str = Field(min_length=1, max_length=1024, description="relative, '/'-separated")
-    size: int = Field(ge=0, le=2**62)
+    path: FilePath
+    size: Size
     sha256: str = Sha256
 
 
 class FileChanges(Strict):
     add: list[FileEntry] = Field(default_factory=list, max_length=10_000)
-    remove: list[str] = Field(default_factory=list, max_length=10_000)
+    remove: list[FilePath] = Field(default_factory=list, max_length=10_000)
 
 
 class FileChangeResult(BaseModel):

@@ -7,8 +7,11 @@ from typing import IO, Any, Iterator
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from labtrack.server.api.artifacts import require_body
 from labtrack.server.api.common import ERRORS, Services, with_times
+from labtrack.server.api.schemas import PROJECT_NAME
 from labtrack.server.api.dataset_schemas import (
     BlobBatchResult,
     BlobDownload,
@@ -63,7 +66,7 @@ def create_dataset(body: DatasetCreate, request: Request, ds: DatasetService = D
 
 @router.get("/datasets", response_model=DatasetList)
 def list_datasets(
-    project: str | None = Query(None, max_length=1000),
+    project: str | None = Query(None, max_length=1000, json_schema_extra=PROJECT_NAME),
     name: str | None = Query(None, max_length=1000),
     version: str | None = Query(None, max_length=100),
     state: DatasetState | None = None,
@@ -147,6 +150,12 @@ def dataset_users(dataset_id: str, limit: int = Query(100, ge=1, le=1000), ds: D
     return {"items": [with_times(u, ("recorded",)) for u in ds.users(dataset_id, limit)]}
 
 
+@router.api_route("/blobs/download", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def blobs_download_other_methods() -> None:
+    """`/blobs/download` is POST only: without this, PUT and GET would reach `/blobs/{sha256}` (a 422)."""
+    raise StarletteHTTPException(405, headers={"Allow": "POST"})
+
+
 @router.put("/blobs/{sha256}", response_model=BlobStored, status_code=201, openapi_extra=_RAW_BODY)
 async def put_blob(request: Request, response: Response, sha256: str = SHA256_PATH,
                    ds: DatasetService = Depends(datasets)) -> dict:
@@ -154,6 +163,7 @@ async def put_blob(request: Request, response: Response, sha256: str = SHA256_PA
 
     The hash must be named by some draft's manifest; 200 with `created: false` when already stored.
     """
+    require_body(request)
     result = await ds.put_blob(sha256, request.stream())
     if not result["created"]:
         response.status_code = 200
@@ -166,6 +176,7 @@ async def put_blobs(request: Request, ds: DatasetService = Depends(datasets)) ->
 
     Each blob is verified and stored on its own; the answer lists the hashes by outcome.
     """
+    require_body(request)
     return await ds.put_blobs(request.stream())
 
 

@@ -2,33 +2,54 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from labtrack.server.api.common import ERRORS, OrjsonResponse, Services, services
 from labtrack.server.api.ingest_route import read_body, store_event_batch
-from labtrack.server.api.schemas import ConsoleList, EventBatchResult, MediaEventList, MetricList, Series, SeriesList
+from labtrack.server.api.schemas import WS, ConsoleList, EventBatchResult, MediaEventList, MetricList, Series, SeriesList
 from labtrack.server.errors import Invalid
+from labtrack.server.services.ingest import MAX_ITERATION, MAX_NAME, STREAMS
 
 router = APIRouter(tags=["events"], responses=ERRORS)
+# 1-100 ids, none twice (the lookahead: no id whose digits come again later).
+TASK_IDS_PATTERN = r"^(?!.*([0-9a-f]{32}).*\1)[0-9a-f]{32}(?:,[0-9a-f]{32}){0,99}$"
+_TASK_IDS = re.compile(TASK_IDS_PATTERN)
 
-_EVENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["type"],
-    "properties": {
-        "type": {"type": "string", "enum": ["scalar", "scalars", "console", "plot", "table", "image"]},
-        "metric": {"type": "string"}, "variant": {"type": "string"},
-        "iteration": {"type": "integer", "minimum": 0}, "value": {"type": ["number", "string", "null"]},
-        "iterations": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-        "values": {"type": "array", "items": {"type": ["number", "string", "null"]}},
-        "times": {"type": "array", "items": {"type": "number"}},
-        "time": {"type": "number"}, "text": {"type": "string"},
-        "stream": {"type": "string", "enum": ["stdout", "stderr"]},
-        "figure": {"type": "object"}, "columns": {"type": "array", "items": {"type": "string"}},
-        "rows": {"type": "array", "items": {"type": "array"}}, "uri": {"type": "string"},
-    },
-}
+def _event(kind: str, required: list[str], **fields: dict[str, Any]) -> dict[str, Any]:
+    """One event type's schema: the fields services/ingest.py allows for it, and no others."""
+    return {"type": "object", "title": f"{kind} event", "required": ["type", *required], "additionalProperties": False,
+            "properties": {"type": {"type": "string", "const": kind}, **fields}}
+
+
+# The rules services/ingest.py checks, as a schema. One rule it checks can't be said here: a
+# `scalars` event's `values` (and `times`, when sent) are as long as its `iterations`.
+_TIME: dict[str, Any] = {"type": ["number", "null"], "description": "Unix seconds; null or left out: when the server received it"}
+_ITERATION: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_ITERATION}
+_NAME: dict[str, Any] = {"type": "string", "maxLength": MAX_NAME}
+_METRIC: dict[str, Any] = {**_NAME, "minLength": 1}
+_WS = WS + "*"
+_VALUE: dict[str, Any] = {"anyOf": [
+    {"type": "number"}, {"type": "null"},
+    {"type": "string", "description": "NaN or ±Infinity, stored as a gap",
+     "pattern": rf"^{_WS}(?:[nN][aA][nN]|[+-]?[iI][nN][fF](?:[iI][nN][iI][tT][yY])?){_WS}$"},
+]}
+_NAMED = {"metric": _METRIC, "variant": _NAME}
+_EVENT_SCHEMA: dict[str, Any] = {"oneOf": [
+    _event("scalar", ["metric", "iteration", "value"], **_NAMED, iteration=_ITERATION, value=_VALUE, time=_TIME),
+    _event("scalars", ["metric", "iterations", "values"], **_NAMED, iterations={"type": "array", "items": _ITERATION},
+           values={"type": "array", "items": _VALUE}, times={"type": ["array", "null"], "items": {"type": "number"}}),
+    _event("console", ["text"], text={"type": "string"}, stream={"type": "string", "enum": list(STREAMS)}, time=_TIME),
+    _event("plot", ["metric", "figure"], **_NAMED, iteration={"anyOf": [_ITERATION, {"type": "null"}]},
+           figure={"type": "object", "description": "a plotly figure"}, time=_TIME),
+    _event("table", ["metric", "columns", "rows"], **_NAMED, iteration={"anyOf": [_ITERATION, {"type": "null"}]},
+           columns={"type": "array", "items": {"type": "string"}}, rows={"type": "array", "items": {"type": "array"}},
+           time=_TIME),
+    _event("image", ["metric", "uri"], **_NAMED, iteration={"anyOf": [_ITERATION, {"type": "null"}]},
+           uri={"type": "string", "minLength": 1, "maxLength": 2000}, time=_TIME),
+]}
 _BATCH_BODY = {
     "requestBody": {
         "required": True,
@@ -41,7 +62,7 @@ _BATCH_BODY = {
                             "required": ["events"],
                             "additionalProperties": False,
                             "properties": {
-                                "batch_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                                "batch_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
                                 "events": {"type": "array", "items": _EVENT_SCHEMA},
                             },
                         },
@@ -91,7 +112,8 @@ def get_series(
 
 @router.get("/scalars", response_model=SeriesList)
 def compare_series(
-    task_ids: str = Query(..., description="comma list of up to 100 task ids"),
+    task_ids: str = Query(..., description="comma list of 1-100 distinct task ids",
+                          json_schema_extra={"pattern": TASK_IDS_PATTERN}),
     metric: str = Query(..., min_length=1, max_length=500),
     variant: str | None = Query(None, max_length=500, description="omit for every variant"),
     start: int | None = Query(None, ge=0, le=2**62),
@@ -101,9 +123,12 @@ def compare_series(
     svc: Services = Depends(services),
 ) -> OrjsonResponse:
     """One metric for many tasks (for comparison charts)."""
-    ids = [t.strip() for t in task_ids.split(",") if t.strip()]
+    ids = task_ids.split(",")
     if len(set(ids)) != len(ids):
         raise Invalid("task_ids lists a task twice.", [{"loc": ["query", "task_ids"], "msg": "duplicate"}])
+    if not _TASK_IDS.fullmatch(task_ids):
+        raise Invalid("task_ids must be 1-100 task ids (32 hex digits each), separated by commas.",
+                      [{"loc": ["query", "task_ids"], "msg": "format"}])
     items = svc.events.compare(ids, metric, variant, start=start, end=end, limit=limit, buckets=buckets)
     return OrjsonResponse({"items": items})
 

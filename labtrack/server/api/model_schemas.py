@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from labtrack.server.api.schemas import Strict, Tag
+from labtrack.server.api.schemas import PROJECT_NAME, Int64, Strict, Tag
 
 ModelRole = Literal["input", "output"]
 ModelSort = Literal["created", "-created", "last_update", "-last_update", "name", "-name"]
-Labels = dict[Annotated[str, Field(min_length=1, max_length=200)], int]
+Labels = dict[Annotated[str, Field(min_length=1, max_length=200)], Int64]
 
 
 class MetadataItem(Strict):
@@ -25,11 +25,11 @@ MetadataKey = Annotated[str, Field(min_length=1, max_length=200)]
 
 class ModelCreate(Strict):
     # A model needs a project: named, or its task's. Said in the schema so clients know it up front.
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
         "anyOf": [{"required": [key], "properties": {key: {"type": "string"}}} for key in ("project", "task_id")]})
 
     name: str = Field(min_length=1, max_length=1000)
-    project: str | None = Field(default=None, min_length=1, max_length=1000,
+    project: str | None = Field(default=None, min_length=1, max_length=1000, json_schema_extra=PROJECT_NAME,
                                 description="project name (created if new); left out: the task's project")
     task_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$",
                                 description="the task that makes the model; it is recorded as the task's output")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.json_schema import JsonDict
+
+from labtrack.server.services.projects import PROJECT_NAME_PATTERN
 
 TaskType = Literal[
     "training", "testing", "inference", "data_processing", "application", "monitor",
@@ -12,12 +15,41 @@ TaskType = Literal[
 ]
 TaskStatus = Literal["created", "queued", "in_progress", "stopped", "completed", "failed", "published"]
 Id = Field(pattern=r"^[0-9a-f]{32}$")
+# Rules the services check with their own, clearer messages: the document states them as patterns
+# (json_schema_extra, so the service's message and not pydantic's is what a client reads).
+PROJECT_NAME: JsonDict = {"pattern": PROJECT_NAME_PATTERN}
+# What str.strip removes, spelled out (regex engines and generators disagree on what \s holds).
+WS = r"[\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
+def csv_pattern(choices: tuple[str, ...], limit: int) -> str:
+    """A comma list of up to `limit` items, each one of `choices` or blank (blanks are skipped)."""
+    item = rf"{WS}*(?:{'|'.join(choices)})?{WS}*"
+    return rf"^{item}(?:,{item}){{0,{limit - 1}}}$"
+
+ARTIFACT_KEY: JsonDict = {"pattern": r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"}
+MEDIA_NAME: JsonDict = {"pattern": r"^[0-9a-f]{64}(\.[a-z0-9]{1,10})?$"}
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema's integer is any number without a fraction (5.0 included), never a boolean.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# Integer fields of request bodies (under Strict's strict mode, which refuses true and 1.5). The
+# bounds sit inside, before the validator: Field(ge=...) on the outside would reach the document as
+# "ge"/"le", which JSON Schema does not know.
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1), BeforeValidator(_integral)]
+# 2**53 - 1 bytes (8 PiB): a bound every JSON reader holds exactly (2**62 read as a float admits 2**62 + 95).
+Size = Annotated[int, Field(ge=0, le=2**53 - 1), BeforeValidator(_integral)]
+CpuCount = Annotated[int, Field(ge=0, le=2**31), BeforeValidator(_integral)]
 
 
 class Strict(BaseModel):
     """Base of request bodies: unknown fields are a 422, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: 0 is not false and 1.0 is not an integer (the document says boolean and integer).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorInfo(BaseModel):
@@ -69,12 +101,12 @@ class KeyList(BaseModel):
 
 
 class ProjectCreate(Strict):
-    name: str = Field(min_length=1, max_length=1000)
+    name: str = Field(min_length=1, max_length=1000, json_schema_extra=PROJECT_NAME)
     description: str = Field(default="", max_length=100_000)
 
 
 class ProjectPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=1000)
+    name: str | None = Field(default=None, min_length=1, max_length=1000, json_schema_extra=PROJECT_NAME)
     description: str | None = Field(default=None, max_length=100_000)
 
 
@@ -123,7 +155,7 @@ class Runtime(Strict):
     python: str | None = None
     os: str | None = None
     machine: str | None = None
-    cpu_count: int | None = Field(default=None, ge=0, le=2**31)
+    cpu_count: CpuCount | None = None
     memory_gb: float | None = None
     gpus: list[Any] | None = None
     extra: dict[str, Any] | None = None
@@ -133,9 +165,13 @@ Tag = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class TaskCreate(Strict):
+    # A task needs a project, by id or by name: said in the schema so clients know it up front.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
+        "anyOf": [{"required": [key], "properties": {key: {"type": "string"}}} for key in ("project_id", "project_name")]})
+
     name: str = Field(min_length=1, max_length=1000)
     project_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
-    project_name: str | None = Field(default=None, min_length=1, max_length=1000)
+    project_name: str | None = Field(default=None, min_length=1, max_length=1000, json_schema_extra=PROJECT_NAME)
     type: TaskType = "training"
     tags: list[Tag] = Field(default_factory=list, max_length=200)
     comment: str = Field(default="", max_length=100_000)
@@ -292,11 +328,11 @@ class MediaEventList(BaseModel):
 
 
 class ArtifactRegister(Strict):
-    key: str = Field(min_length=1, max_length=128)
+    key: str = Field(min_length=1, max_length=128, json_schema_extra=ARTIFACT_KEY)
     type: str = Field(default="", max_length=100)
     uri: str = Field(min_length=1, max_length=4000)
     filename: str = Field(default="", max_length=1000)
-    size: int | None = Field(default=None, ge=0, le=2**62)
+    size: Size | None = None
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     preview: str = Field(default="", max_length=100_000)
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any, Callable
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from labtrack.server.api.common import ERRORS, Services, services, with_times
-from labtrack.server.api.schemas import Heartbeat, StatusChange, Task, TaskClone, TaskCreate, TaskList, TaskPatch
+from labtrack.server.api.schemas import (
+    WS, Heartbeat, StatusChange, Task, TaskClone, TaskCreate, TaskList, TaskPatch, csv_pattern,
+)
 from labtrack.server.errors import Invalid
-from labtrack.server.services.tasks import ACTIONS, STATUSES, TASK_TYPES, parse_sort
+from labtrack.server.services.tasks import ACTIONS, SORT_KEYS, STATUSES, TASK_TYPES, parse_sort
 from labtrack.server.store.tasks import TaskFilter
 from labtrack.server.util import parse_time
 
@@ -61,7 +65,25 @@ def _archived(value: str) -> bool | None:
 
 
 def _time(value: str | None, name: str) -> float | None:
-    return None if value is None or value == "" else parse_time(value, name)
+    if value is None or value == "":
+        return None
+    if _UNIX_SECONDS.fullmatch(value):
+        return parse_time(value, name)
+    text = value.replace("z", "Z")  # RFC 3339 allows a lowercase z
+    try:  # an ISO 8601 time is checked by parsing it (a regex can't know February has no 30th)
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"{name}={value!r} is not a time: use ISO 8601 (2026-11-26T06:30:00Z) or Unix seconds.",
+                      [{"loc": ["query", name], "msg": "not a time"}]) from None
+    return parse_time(text, name)
+
+
+# The rules _csv, _archived, parse_sort and _time check, stated in the document.
+_UNIX_SECONDS = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_TIME_DOC = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "pattern": _UNIX_SECONDS.pattern},
+                       {"type": "string", "maxLength": 0}], "description": "ISO 8601 time or Unix seconds; empty: no bound"}
+_SORT = rf"^(?:{WS}*[+-]*(?:{'|'.join(SORT_KEYS)}|metric:[\s\S]+/[^/]*){WS}*)?$"  # empty: the default
+_ARCHIVED = rf"^{WS}*(?:[aA][lL][lL]|[aA][nN][yY]|[tT][rR][uU][eE]|1|[yY][eE][sS]|[fF][aA][lL][sS][eE]|0|[nN][oO])?{WS}*$"
 
 
 @router.post("", response_model=Task, status_code=201)
@@ -82,18 +104,18 @@ def list_tasks(
     project_id: str | None = Query(None, description="comma list of project ids"),
     project: str | None = Query(None, description="project name"),
     include_subprojects: bool = False,
-    status: str | None = Query(None, description="comma list"),
-    type: str | None = Query(None, description="comma list"),
+    status: str | None = Query(None, description="comma list", json_schema_extra={"pattern": csv_pattern(STATUSES, 1000)}),
+    type: str | None = Query(None, description="comma list", json_schema_extra={"pattern": csv_pattern(TASK_TYPES, 1000)}),
     tags: str | None = Query(None, description="comma list; all must match"),
     search: str | None = Query(None, max_length=1000, description="substring of the name, case-insensitive"),
-    created_after: str | None = None,
-    created_before: str | None = None,
-    updated_after: str | None = None,
-    updated_before: str | None = None,
-    archived: str = Query("false", description="false (default), true, or all"),
+    created_after: str | None = Query(None, json_schema_extra=_TIME_DOC),
+    created_before: str | None = Query(None, json_schema_extra=_TIME_DOC),
+    updated_after: str | None = Query(None, json_schema_extra=_TIME_DOC),
+    updated_before: str | None = Query(None, json_schema_extra=_TIME_DOC),
+    archived: str = Query("false", description="false (default), true, or all", json_schema_extra={"pattern": _ARCHIVED}),
     ids: str | None = Query(None, description="comma list, at most 1000"),
     user: str | None = None,
-    sort: str = Query("-created", description="created, last_update, started, name, status, last_iteration or metric:<metric>/<variant>; '-' for descending"),
+    sort: str = Query("-created", json_schema_extra={"pattern": _SORT}, description="created, last_update, started, name, status, last_iteration or metric:<metric>/<variant>; '-' for descending"),
     limit: int = Query(50, ge=1, le=1000),
     cursor: str | None = None,
     svc: Services = Depends(services),

@@ -130,8 +130,13 @@ def _name(ev: dict[str, Any], index: int, key: str, default: str | None = None) 
     return value
 
 
+def _whole(value: Any) -> Any:
+    """1.0 → 1: JSON has one number type, and JSON Schema's integer is any number without a fraction."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
 def _iteration(ev: dict[str, Any], index: int, required: bool = True) -> int | None:
-    value = ev.get("iteration")
+    value = _whole(ev.get("iteration"))
     if value is None and not required:
         return None
     if type(value) is not int or not 0 <= value <= MAX_ITERATION:
@@ -215,6 +220,8 @@ def validate_events(
         if kind == "scalars":
             metric, variant = _name(ev, index, "metric"), _name(ev, index, "variant", "")
             iterations = ev.get("iterations")
+            if isinstance(iterations, list) and not set(map(type, iterations)) <= {int}:
+                iterations = [_whole(it) for it in iterations]  # the slow path, only for 1.0-style numbers
             if not isinstance(iterations, list) or not set(map(type, iterations)) <= {int}:
                 raise _fail(index, "iterations", "'iterations' must be a list of integers.")
             if iterations and (min(iterations) < 0 or max(iterations) > MAX_ITERATION):

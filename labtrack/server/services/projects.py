@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Connection
@@ -14,18 +15,26 @@ from labtrack.server.store.db import Database
 from labtrack.server.util import new_id, now
 
 
+# The name rule, as a regex the OpenAPI document states too: '/'-separated segments of 1-100
+# characters, none a control character, none starting or ending with whitespace (as str.strip sees it).
+# Whitespace is spelled out (what str.isspace calls whitespace): regex engines and generators
+# disagree on what \s holds.
+_EDGE = r"[^/\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_SEGMENT = rf"{_EDGE}(?:[^/\x00-\x1f]{{0,98}}{_EDGE})?"
+PROJECT_NAME_PATTERN = rf"^{_SEGMENT}(?:/{_SEGMENT})*$"
+_PROJECT_NAME = re.compile(PROJECT_NAME_PATTERN)
+
+
 def normalize_name(name: str) -> str:
     """Validate a hierarchical project name (`team/vision`); raises Invalid with what to fix."""
     if not isinstance(name, str) or not name:
         raise Invalid("A project name must be a non-empty string.", [{"loc": ["body", "name"], "msg": "empty"}])
-    segments = name.split("/")
-    for seg in segments:
-        if not seg or seg != seg.strip() or len(seg) > 100 or any(ord(c) < 32 for c in seg):
-            raise Invalid(
-                f"Project name {name!r} is not valid: use '/'-separated segments of 1-100 printable "
-                "characters without leading or trailing spaces (e.g. 'team/vision').",
-                [{"loc": ["body", "name"], "msg": "invalid project name"}],
-            )
+    if not _PROJECT_NAME.fullmatch(name):
+        raise Invalid(
+            f"Project name {name!r} is not valid: use '/'-separated segments of 1-100 printable "
+            "characters without leading or trailing spaces (e.g. 'team/vision').",
+            [{"loc": ["body", "name"], "msg": "invalid project name"}],
+        )
     return name
 
 
