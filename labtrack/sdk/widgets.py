@@ -252,6 +252,7 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
         self._lt_draw_lock = threading.RLock()
         self._lt_displayed = False
         self._lt_synced_at = 0.0
+        self._lt_state_stale = False
         self._lt_task, self._lt_task_id = _resolve_task(task_or_id)
         name = getattr(self._lt_task, "name", "") if self._lt_task is not None else ""
         self._lt_label = f"{name} ({self._lt_task_id[:8]})" if name else self._lt_task_id[:8]
@@ -390,12 +391,23 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
         """
         from copy import deepcopy
 
+        self._lt_state_stale = True
         now = time.monotonic()
         if not force and now - self._lt_synced_at < STATE_SYNC_SECONDS:
             return
         self._lt_synced_at = now
+        self._lt_state_stale = False
         self._widget_data = deepcopy(self._data)
         self._widget_layout = deepcopy(self._layout_obj._props)
+
+    def _lt_sync_if_stale(self) -> None:
+        """The last frames' state, once the chart has been quiet for a while (the loop ended)."""
+        if self._lt_state_stale and time.monotonic() - self._lt_synced_at >= STATE_SYNC_SECONDS:
+            try:
+                with self._lt_draw_lock:
+                    self._lt_sync_state(force=True)
+            except Exception:  # noqa: BLE001 - a closed widget must never break training
+                self._lt_stop.set()
 
     def _layout_panels(self) -> None:
         """One stacked panel (x/y axis pair) per metric, sharing the iteration axis.
@@ -441,6 +453,7 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
         interval = self._lt_model.min_interval
         while not self._lt_stop.wait(interval):
             self._safe_draw(self._lt_model.take_frame(time.monotonic()))
+            self._lt_sync_if_stale()
             if getattr(task, "_closed", False):
                 break
         self._safe_draw(self._lt_model.take_frame(time.monotonic(), force=True))

@@ -104,10 +104,12 @@ def test_compare_three_runs_overlay_and_differing_params(lab_page, seeder):
 
     # last/min/max table and the parallel coordinates plot.
     assert page.page.locator(".lt-metrics-table tbody tr").count() == 2 * 3
+    # Parallel coordinates draw once scrolled into view (below the tables).
+    page.page.wait_for_selector(".lt-parcoords", state="attached")
+    page.page.locator(".lt-parcoords").scroll_into_view_if_needed()
     page.page.wait_for_selector(".lt-parcoords .js-plotly-plot")
     dims = page.page.eval_on_selector(".lt-parcoords .js-plotly-plot", "el => el.data[0].dimensions.map(d => d.label)")
     assert dims == ["General/lr", "accuracy/val"]
-    page.page.locator(".lt-parcoords").scroll_into_view_if_needed()
     page.shot("01b-compare-tables")
     page.set_theme(dark=True)
     page.shot("02-compare-dark")

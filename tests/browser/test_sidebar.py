@@ -54,7 +54,9 @@ def test_sidebar_lists_filters_sorts_and_shows_errors(lab_page, seeder, tracking
     page.wait_rows(["beta wide", "gamma deep", "alpha baseline"])
     page.page.click(".lt-sort-dir")
     page.wait_rows(["alpha baseline", "gamma deep", "beta wide"])
-    assert "loss/train = " in page.page.inner_text(".lt-task-row >> nth=0")
+    # The sort metric's value is the row's column: the number in full, the metric named below it.
+    assert page.page.inner_text(".lt-task-row >> nth=0 >> .lt-task-value-key") == "loss/train"
+    assert page.page.inner_text(".lt-task-row >> nth=0 >> .lt-task-value-number").replace(".", "", 1).isdigit()
 
     # Multi-select enables Compare.
     assert page.page.is_disabled(".lt-compare")

@@ -99,3 +99,18 @@ def test_the_widget_state_follows_the_figure(chart: Any) -> None:
     state = {t["meta"]: t for t in chart._widget_data}
     assert state["loss/train"]["y"] == [1.0, 0.5] and state["accuracy/val"]["x"] == [1]
     assert chart._widget_layout["yaxis2"]["title"]["text"] == "accuracy"
+
+
+def test_a_quiet_chart_sends_its_last_state(chart: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames drawn within the sync interval leave the state behind; once the chart has been quiet
+    that long, the redraw loop sends it (a page reloaded after the loop then shows every point)."""
+    clock = [100.0]
+    monkeypatch.setattr("labtrack.sdk.widgets.time.monotonic", lambda: clock[0])
+    chart._draw(Frame({("loss", "train"): ([0], [1.0])}))  # new trace: state sent
+    chart._draw(Frame({("loss", "train"): ([0, 1, 2], [1.0, 0.5, 0.2])}))  # within 2 s: not sent
+    assert len(chart._widget_data[0]["x"]) == 1
+    chart._lt_sync_if_stale()
+    assert len(chart._widget_data[0]["x"]) == 1  # not quiet for long enough yet
+    clock[0] += 2.5
+    chart._lt_sync_if_stale()
+    assert chart._widget_data[0]["x"] == [0, 1, 2]

@@ -542,8 +542,10 @@ export function CompareBody(props: {
         ))}
       </div>
       <div className="lt-section">
-        <h3>Scalars</h3>
-        {metrics.length > 0 && <ChartControls prefs={prefs} onChange={setPrefs} />}
+        <div className="lt-section-head">
+          <h3>Scalars</h3>
+          {metrics.length > 0 && <ChartControls prefs={prefs} onChange={setPrefs} />}
+        </div>
         {userMetrics.length === 0 && (
           <div className="lt-empty">These experiments reported no scalars.</div>
         )}
