@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
-import anyio
 import pytest
 import requests
 from dataset_helpers import client_for, read_tree, write_tree
+from event_loops import run_in_own_loop
 from polling import wait_for
 
 from labtrack.sdk.datasets import Dataset
@@ -78,11 +78,11 @@ def test_blob_store_on_s3_stores_only_verified_bytes(s3: Any) -> None:
     good = b"content-addressed bytes"
     name = hashlib.sha256(good).hexdigest()
     with pytest.raises(HashMismatch):
-        anyio.run(blobs.put, name, _chunks(b"other bytes entirely"))
+        run_in_own_loop(blobs.put, name, _chunks(b"other bytes entirely"))
     with pytest.raises(HashMismatch):
-        anyio.run(blobs.put, name, _chunks(good[:-1]))  # cut short
+        run_in_own_loop(blobs.put, name, _chunks(good[:-1]))  # cut short
     assert not blobs.exists(name) and _keys(s3, prefix) == {}, "a refused upload must leave nothing behind"
-    assert anyio.run(blobs.put, name, _chunks(good), len(good)) == len(good)
+    assert run_in_own_loop(blobs.put, name, _chunks(good), len(good)) == len(good)
     assert blobs.exists(name)
     with blobs.open(name) as fh:
         assert fh.read() == good

@@ -97,7 +97,7 @@ def test_every_kind_of_answer_carries_nosniff_and_csp(api: Api, any_tracking_ser
 
 def test_an_unexpected_error_page_carries_the_headers_too(tmp_path: Path) -> None:
     """ServerErrorMiddleware sits outside every add_middleware(): its 500 must still be locked down."""
-    import asyncio
+    from event_loops import run_in_own_loop
 
     from labtrack.server.app import create_app
     from labtrack.server.settings import Settings
@@ -120,7 +120,7 @@ def test_an_unexpected_error_page_carries_the_headers_too(tmp_path: Path) -> Non
              "path": "/boom", "raw_path": b"/boom", "root_path": "", "query_string": b"", "headers": [],
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2)}
     with pytest.raises(RuntimeError):  # ServerErrorMiddleware answers, then re-raises for the server to log
-        asyncio.run(app(scope, receive, send))
+        run_in_own_loop(app, scope, receive, send)
     start = sent[0]
     headers = {name.decode().lower(): value.decode() for name, value in start["headers"]}
     assert start["status"] == 500
