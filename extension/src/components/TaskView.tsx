@@ -81,6 +81,7 @@ function Overview(props: {
       <>
         <StatusIcon status={task.status} /> {statusLabel(task.status)}
         {task.status_reason ? ` — ${task.status_reason}` : ''}
+        {task.status_message ? ` · ${task.status_message}` : ''}
       </>
     ],
     ['project', task.project_name],
