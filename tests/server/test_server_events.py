@@ -41,6 +41,16 @@ def test_batch_is_stored_once_and_keeps_summaries(api: Api) -> None:
     assert api.get(f"/tasks/{tid}/images").json()["items"][0]["uri"] == "media/x.png"
 
 
+def test_monitor_gauges_are_not_iterations(api: Api) -> None:
+    tid = api.task("gauges", "events")["id"]
+    api.post(f"/tasks/{tid}/events", json={"events": [
+        {"type": "scalars", "metric": ":monitor:", "variant": "cpu_percent", "iterations": [30, 600], "values": [5, 7]},
+        {"type": "scalars", "metric": "loss", "variant": "train", "iterations": [0, 9], "values": [1, 0.5]}]})
+    task = api.get(f"/tasks/{tid}").json()
+    assert task["last_iteration"] == 9  # seconds of the monitor are not the run's progress
+    assert task["last_metrics"][":monitor:"]["cpu_percent"]["last"] == 7
+
+
 def test_ndjson_and_array_forms_with_idempotency_header(api: Api) -> None:
     tid = api.task()["id"]
     lines = "\n".join(json.dumps({"type": "scalar", "metric": "m", "iteration": i, "value": i}) for i in range(5))

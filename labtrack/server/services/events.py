@@ -94,6 +94,11 @@ def _merge_summary(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# The SDK's resource monitor (CPU, memory, GPU) logs under this metric with seconds as its
+# "iteration": its points are a run's gauges, never its progress (task.last_iteration).
+SYSTEM_METRIC = ":monitor:"
+
+
 class EventService:
     """Ingest and read a task's events."""
 
@@ -158,7 +163,8 @@ class EventService:
                 touched.append((sid, summary["lo"], summary["hi"]))
             else:
                 blocks.extend(rollup)
-            max_iteration = summary["hi"] if max_iteration is None else max(max_iteration, summary["hi"])
+            if key[0] != SYSTEM_METRIC:
+                max_iteration = summary["hi"] if max_iteration is None else max(max_iteration, summary["hi"])
         store.insert_points(points)
         for sid, lo, hi in touched:
             store.refresh_blocks(sid, lo, hi)  # after the insert: it recomputes from the points
