@@ -156,7 +156,9 @@ class Task:
                           quiet=quiet)
             # An attached task already holds its code (the Track snapshot, or what was enqueued for
             # an agent): re-capturing here would replace it with the kernel's or agent's own argv.
-            task._start_capture(auto_connect_arg_parser, auto_connect_streams, auto_resource_monitoring,
+            # LABTRACK_CAPTURE_CONSOLE=0: an agent streams this process's console itself (no copy twice).
+            streams = auto_connect_streams and os.environ.get("LABTRACK_CAPTURE_CONSOLE", "1").strip() != "0"
+            task._start_capture(auto_connect_arg_parser, streams, auto_resource_monitoring,
                                 capture_code and attach_id is None, capture_packages)
             return task
 
