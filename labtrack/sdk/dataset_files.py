@@ -8,7 +8,6 @@ disk waits for small ones.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from labtrack.sdk.errors import LabtrackError
+from labtrack.sdk.transfer import sha256_file
 
-CHUNK = 1024 * 1024
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -57,19 +56,6 @@ class HashedFile:
 def default_workers() -> int:
     """Threads for hashing and transfers: enough to overlap I/O, bounded so a laptop stays usable."""
     return int(os.environ.get("LABTRACK_DATASET_WORKERS") or min(16, (os.cpu_count() or 2) * 2))
-
-
-def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> tuple[str, int]:
-    """The sha256 and size of a file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            if on_bytes:
-                on_bytes(len(chunk))
-    return digest.hexdigest(), size
 
 
 def dataset_path(*parts: str) -> str:

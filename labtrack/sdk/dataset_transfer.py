@@ -10,24 +10,22 @@ bytes under a hash's name.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
-import sys
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 import requests
 
-from labtrack import paths
+from labtrack.sdk import transfer
 from labtrack.sdk.client import ApiClient
-from labtrack.sdk.dataset_files import CHUNK, CorruptedCopyError, Progress, default_workers, parallel_map, sha256_file
+from labtrack.sdk.dataset_files import CorruptedCopyError, Progress, default_workers, parallel_map
 from labtrack.sdk.errors import ApiError, ServerUnreachable
+from labtrack.sdk.transfer import CHUNK, RETRIES, discard, sha256_file
 
-RETRIES = 3  # tries per blob for transport problems (a changed file is not retried: it is reported)
+# Each blob gets RETRIES tries for transport problems; a changed file is not retried: it is reported.
 # Files up to SMALL_FILE go up many to a request (POST /blobs frames), so a folder of small files
 # pays the per-request cost once per batch instead of once per file.
 SMALL_FILE = 1024 * 1024
@@ -37,15 +35,7 @@ BATCH_FILES = 200
 
 def cache_root() -> Path:
     """Where local copies live: `LABTRACK_DATASET_CACHE`, else `<labtrack home or user cache>/datasets`."""
-    explicit = os.environ.get("LABTRACK_DATASET_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    home = os.environ.get("LABTRACK_HOME")
-    if home:
-        return Path(home).expanduser() / "cache" / "datasets"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir(paths.APP_NAME)) / "datasets"
+    return transfer.cache_root("datasets", "LABTRACK_DATASET_CACHE")
 
 
 @dataclass
@@ -71,8 +61,22 @@ def _chunks(source: Path, on_bytes: Callable[[int], None]) -> Iterator[bytes]:
 
 
 def _pause(attempt: int, exc: Exception) -> None:
-    wait = getattr(exc, "retry_after", None) or min(2.0**attempt * 0.5, 8.0)
-    time.sleep(wait)
+    time.sleep(transfer.retry_wait(attempt, exc))
+
+
+class _TryBytes:
+    """Bytes one try sent, counted on the progress bar, and taken off it again if the try fails."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.sent = 0
+
+    def __call__(self, nbytes: int) -> None:
+        self.sent += nbytes
+        self.bar.update(nbytes)
+
+    def undo(self) -> None:
+        self.bar.update(-self.sent)
 
 
 S = TypeVar("S")
@@ -127,18 +131,13 @@ def upload_blobs(client: ApiClient, uploads: list[Upload], *, show_progress: boo
             if len(items) == 1:
                 return [(items[0], *one(items[0]))]
             for attempt in range(RETRIES):
-                sent = [0]
-
-                def count(n: int) -> None:
-                    sent[0] += n
-                    bar.update(n)
-
+                count = _TryBytes(bar)
                 try:
                     answer = client._call("POST", "/blobs", data=_frames(items, count),
                                           headers={"Content-Type": "application/octet-stream"})
                     break
                 except (ServerUnreachable, ApiError) as exc:
-                    bar.update(-sent[0])
+                    count.undo()
                     if (isinstance(exc, ApiError) and exc.status < 500 and exc.status != 429) or attempt == RETRIES - 1:
                         raise
                     _pause(attempt, exc)
@@ -155,20 +154,15 @@ def upload_blobs(client: ApiClient, uploads: list[Upload], *, show_progress: boo
 
         def one(item: Upload) -> tuple[str, int]:
             for attempt in range(RETRIES):
-                sent = [0]
-
-                def count(n: int) -> None:
-                    sent[0] += n
-                    bar.update(n)
-
+                count = _TryBytes(bar)
                 try:
                     answer = client._call("PUT", f"/blobs/{item.sha256}", data=_chunks(item.source, count),
                                           headers={"Content-Type": "application/octet-stream"})
-                    return ("stored" if answer.get("created") else "had"), sent[0]
+                    return ("stored" if answer.get("created") else "had"), count.sent
                 except FileNotFoundError:
                     return "changed", 0
                 except ApiError as exc:
-                    bar.update(-sent[0])
+                    count.undo()
                     if exc.code == "hash_mismatch":
                         # The bytes read differ from those hashed at add time: the file changed.
                         try:
@@ -183,7 +177,7 @@ def upload_blobs(client: ApiClient, uploads: list[Upload], *, show_progress: boo
                         raise
                     _pause(attempt, exc)
                 except ServerUnreachable as exc:
-                    bar.update(-sent[0])
+                    count.undo()
                     if attempt == RETRIES - 1:
                         raise
                     _pause(attempt, exc)
@@ -227,31 +221,14 @@ class BlobCache:
         """Write downloaded bytes into the cache; they take the blob's name only once their sha256 matched."""
         target = self.path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{sha256}.{uuid.uuid4().hex[:8]}.part")
-        digest = hashlib.sha256()
-        got = 0
-        try:
-            with open(tmp, "wb") as fh:
-                for chunk in chunks:
-                    digest.update(chunk)
-                    fh.write(chunk)
-                    got += len(chunk)
-                    if on_bytes:
-                        on_bytes(len(chunk))
-            if digest.hexdigest() != sha256 or got != size:
-                raise CorruptedCopyError(
-                    f"The server sent {got} bytes hashing to {digest.hexdigest()} for blob {sha256} ({size} bytes): "
-                    "its stored copy may be damaged; tell the server's operator."
-                )
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, target)
-            return target
-        except BaseException:
-            if on_bytes:
-                on_bytes(-got)
-            raise
-        finally:
-            discard(tmp)
+
+        def damaged(got_sha256: str, got: int) -> CorruptedCopyError:
+            return CorruptedCopyError(
+                f"The server sent {got} bytes hashing to {got_sha256} for blob {sha256} ({size} bytes): "
+                "its stored copy may be damaged; tell the server's operator."
+            )
+
+        return transfer.write_verified(target, chunks, sha256, size=size, on_bytes=on_bytes, mismatch=damaged)
 
     def fetch(self, sha256: str, size: int, on_bytes: Callable[[int], None] | None = None) -> Path:
         """Download one blob into the cache (verified before it takes its name) and return its path."""
@@ -320,14 +297,6 @@ def fetch_many(cache: "BlobCache", items: list[tuple[str, int]], on_bytes: Calla
     return done
 
 
-def discard(path: Path) -> None:
-    """Remove a file, read-only or missing alike."""
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o644)
-    with contextlib.suppress(OSError):
-        path.unlink()
-
-
 def place(blob: Path, target: Path, *, linked: bool) -> None:
     """Put a cached blob at `target`: a hard link (read-only copies share the bytes) or a writable copy."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -362,10 +331,5 @@ def folder_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def note(message: str) -> None:
-    """A line for the person running this (stderr: stdout may be a pipe of data)."""
-    print(f"labtrack: {message}", file=sys.stderr, flush=True)
-
-
-__all__ = ["BlobCache", "Upload", "UploadReport", "batches", "cache_root", "default_workers", "discard", "fetch_many",
-           "folder_lock", "note", "place", "upload_blobs"]
+__all__ = ["BlobCache", "Upload", "UploadReport", "batches", "cache_root", "fetch_many", "folder_lock", "place",
+           "upload_blobs"]

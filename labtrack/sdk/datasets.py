@@ -34,21 +34,20 @@ from labtrack.sdk.dataset_files import (
     default_workers,
     hash_files,
     parallel_map,
-    sha256_file,
 )
 from labtrack.sdk.dataset_transfer import (
     BlobCache,
     Upload,
     batches,
     cache_root,
-    discard,
     fetch_many,
     folder_lock,
-    note,
     place,
     upload_blobs,
 )
 from labtrack.sdk.errors import ApiError, NotFound
+from labtrack.sdk.records import ServerRecord
+from labtrack.sdk.transfer import discard, note, sha256_file
 
 BATCH = 5000  # manifest entries per request (the server takes up to 10,000)
 PAGE = 10_000
@@ -107,7 +106,7 @@ class _Staging:
         discard(self.file)
 
 
-class Dataset:
+class Dataset(ServerRecord):
     """One dataset version on the tracking server.
 
     Make one with `Dataset.create(...)` (a new draft) or `Dataset.get(...)` (an existing version).
@@ -194,18 +193,6 @@ class Dataset:
         self._client.post(f"/tasks/{task.id}/datasets", {"alias": alias, "dataset_id": self.id})
 
     # -- what a version is ---------------------------------------------------------------------
-
-    @property
-    def id(self) -> str:
-        return str(self._record["id"])
-
-    @property
-    def name(self) -> str:
-        return str(self._record["name"])
-
-    @property
-    def project(self) -> str:
-        return str(self._record["project"])
 
     @property
     def version(self) -> str:

@@ -14,22 +14,19 @@ Nothing here imports `task.py`: the task reaches this module as an argument (or 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
-from labtrack.sdk import current
-from labtrack.sdk.artifacts import sha256_file
+from labtrack.sdk import current, transfer
 from labtrack.sdk.client import ApiClient
 from labtrack.sdk.errors import ApiError, LabtrackError, ServerUnreachable
 from labtrack.sdk.progress import CountingReader, TransferProgress
+from labtrack.sdk.records import ServerRecord
+from labtrack.sdk.transfer import CHUNK, RETRIES, note
 
-RETRIES = 3  # tries for transport problems and server hiccups (5xx, 429); a refusal is not retried
-CHUNK = 1024 * 1024
 UPLOAD_TIMEOUT = (5.0, 600.0)  # the server answers once the last byte is stored and hashed
 
 
@@ -81,17 +78,7 @@ def _as_model_errors() -> Iterator[None]:
 
 def cache_root() -> Path:
     """Where local copies live: `LABTRACK_MODEL_CACHE`, else `<labtrack home or user cache>/models`."""
-    explicit = os.environ.get("LABTRACK_MODEL_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    home = os.environ.get("LABTRACK_HOME")
-    if home:
-        return Path(home).expanduser() / "cache" / "models"
-    import platformdirs
-
-    from labtrack import paths
-
-    return Path(platformdirs.user_cache_dir(paths.APP_NAME)) / "models"
+    return transfer.cache_root("models", "LABTRACK_MODEL_CACHE")
 
 
 def _line(text: str) -> None:
@@ -99,15 +86,8 @@ def _line(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _note(message: str) -> None:
-    _line(f"labtrack: {message}")
-
-
-def _discard(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o644)
-    with contextlib.suppress(OSError):
-        path.unlink()
+def _sha256(path: Path) -> str:
+    return transfer.sha256_file(path)[0]
 
 
 def _with_retries(what: str, call: Any) -> Any:
@@ -115,20 +95,28 @@ def _with_retries(what: str, call: Any) -> Any:
     for attempt in range(RETRIES):
         try:
             return call()
-        except ServerUnreachable:
+        except ServerUnreachable as exc:
             if attempt == RETRIES - 1:
                 raise
-            wait = min(0.5 * 2.0**attempt, 8.0)
+            wait = transfer.retry_wait(attempt, exc)
         except ApiError as exc:
             if (exc.status < 500 and exc.status != 429) or attempt == RETRIES - 1:
                 raise
-            wait = exc.retry_after or min(0.5 * 2.0**attempt, 8.0)
-        _note(f"{what}: the server did not take it, trying again in {wait:.1f}s")
+            wait = transfer.retry_wait(attempt, exc)
+        note(f"{what}: the server did not take it, trying again in {wait:.1f}s")
         time.sleep(wait)
     raise AssertionError("unreachable")
 
 
-class Model:
+def _counted(chunks: Iterable[bytes], progress: TransferProgress) -> Iterator[bytes]:
+    """`chunks`, each counted on `progress`, whose last line is written once they are all through."""
+    for chunk in chunks:
+        progress.advance(len(chunk))
+        yield chunk
+    progress.finish()
+
+
+class Model(ServerRecord):
     """A registered model, read from the server: `Model(model_id)`, or `Model.query_models(...)`."""
 
     def __init__(self, model_id: str, *, client: ApiClient | None = None) -> None:
@@ -193,18 +181,6 @@ class Model:
         return found
 
     # -- what a model is -------------------------------------------------------------------------
-
-    @property
-    def id(self) -> str:
-        return str(self._record["id"])
-
-    @property
-    def name(self) -> str:
-        return str(self._record["name"])
-
-    @property
-    def project(self) -> str:
-        return str(self._record["project"])
 
     @property
     def framework(self) -> str:
@@ -292,37 +268,28 @@ class Model:
         folder = cache_root() / self.id / self.sha256
         target = folder / (Path(self._record.get("filename") or "").name or "weights.bin")
         try:
-            if target.stat().st_size == self.size and (not verify or sha256_file(target) == self.sha256):
+            if target.stat().st_size == self.size and (not verify or _sha256(target) == self.sha256):
                 return str(target)
-            _note(f"the cached copy of model {self.name!r} ({target}) does not match its sha256: downloading it again.")
+            note(f"the cached copy of model {self.name!r} ({target}) does not match its sha256: downloading it again.")
         except OSError:
             pass  # not cached yet
-        _discard(target)
+        transfer.discard(target)
         folder.mkdir(parents=True, exist_ok=True)
         _with_retries(f"downloading model {self.name!r}", lambda: self._download(target))
         return str(target)
 
     def _download(self, target: Path) -> None:
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
-        digest = hashlib.sha256()
         progress = TransferProgress(f"downloading model {self.name!r}", self.size, _line)
-        try:
-            with open(tmp, "wb") as fh:
-                for chunk in self._client.download(f"/models/{self.id}/weights", CHUNK):
-                    digest.update(chunk)
-                    fh.write(chunk)
-                    progress.advance(len(chunk))
-            progress.finish()
-            if digest.hexdigest() != self.sha256:
-                raise CorruptedModelError(
-                    f"The server sent bytes hashing to {digest.hexdigest()} for model {self.name!r}, whose weights "
-                    f"are {self.sha256}: its stored copy may be damaged, or the weights changed (refresh() and "
-                    "try again)."
-                )
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, target)
-        finally:
-            _discard(tmp)
+
+        def damaged(got_sha256: str, _got: int) -> CorruptedModelError:
+            return CorruptedModelError(
+                f"The server sent bytes hashing to {got_sha256} for model {self.name!r}, whose weights "
+                f"are {self.sha256}: its stored copy may be damaged, or the weights changed (refresh() and "
+                "try again)."
+            )
+
+        chunks = _counted(self._client.download(f"/models/{self.id}/weights", CHUNK), progress)
+        transfer.write_verified(target, chunks, self.sha256, mismatch=damaged)
 
 
 class InputModel(Model):
@@ -392,7 +359,7 @@ class OutputModel(Model):
         if self.published:
             raise ModelError(f"Model {self.name!r} is published and immutable: its weights can't change.", 409,
                              "model_published")
-        sha256 = sha256_file(path)
+        sha256 = _sha256(path)
 
         def send() -> dict[str, Any]:
             size = path.stat().st_size
