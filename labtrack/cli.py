@@ -21,6 +21,9 @@ def _build_parser() -> argparse.ArgumentParser:
     server.add_argument("--lost-contact-timeout", type=float, default=None,
                         help="seconds without a heartbeat or event before an in_progress task is failed "
                         "(default: $LABTRACK_LOST_CONTACT_TIMEOUT, else 600)")
+    server.add_argument("--worker-timeout", type=float, default=None,
+                        help="seconds without a heartbeat before a worker (agent) is gone and its running task "
+                        "failed (default: $LABTRACK_WORKER_TIMEOUT, else 60)")
     server.add_argument("--max-artifact-bytes", type=int, default=5 * 1024**3)
     server.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     server_sub = server.add_subparsers(dest="server_command", metavar="{stop}")

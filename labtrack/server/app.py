@@ -27,7 +27,9 @@ from labtrack.server.api import health as health_api
 from labtrack.server.api import keys as keys_api
 from labtrack.server.api import models as models_api
 from labtrack.server.api import projects as projects_api
+from labtrack.server.api import queues as queues_api
 from labtrack.server.api import tasks as tasks_api
+from labtrack.server.api import workers as workers_api
 from labtrack.server.api.common import OrjsonResponse, Services, current_user
 from labtrack.server.api.headers import SecurityHeadersMiddleware
 from labtrack.server.api.ingest_route import EventIngestMiddleware
@@ -37,6 +39,7 @@ from labtrack.server.services.artifacts import ArtifactService
 from labtrack.server.services.events import EventService
 from labtrack.server.services.projects import ProjectService
 from labtrack.server.services.tasks import TaskService
+from labtrack.server.services.workers import WorkerService
 from labtrack.server.settings import Settings
 from labtrack.server.storage import FsspecStorage
 from labtrack.server.store.db import Database, unavailable_from, upgrade
@@ -164,12 +167,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal", "The server hit a bug; the log has the details.")
 
 
-async def _watchdog(services: Services) -> None:
-    """Mark silent in-progress tasks failed ('lost contact'), checking a few times per timeout."""
-    timeout = services.settings.lost_contact_timeout
-    interval = min(max(timeout / 4, 0.2), 30.0)
+async def _watchdog(services: Services, workers: WorkerService) -> None:
+    """Fail silent in-progress tasks ('lost contact') and the tasks of silent workers ('worker lost'),
+    checking a few times per timeout."""
+    settings = services.settings
+    timeout = settings.lost_contact_timeout
+    interval = min(max(min(timeout, settings.worker_timeout) / 4, 0.2), 30.0)
     while True:
         await asyncio.sleep(interval)
+        try:
+            lost = await run_in_threadpool(workers.sweep_lost, settings.worker_timeout)
+            if lost:
+                log.info("marked %d silent worker(s) gone (worker lost)", lost)
+        except Exception:  # keep watching; the next sweep may succeed
+            log.exception("lost-worker sweep failed")
         try:
             count = await run_in_threadpool(services.tasks.fail_silent_tasks, timeout)
             if count:
@@ -190,10 +201,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the tracking server's ASGI app for the given settings."""
     settings = settings or Settings()
     svc = build_services(settings)
+    queues = queues_api.build_queue_service(svc)
+    workers = WorkerService(svc.db)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        watcher = asyncio.create_task(_watchdog(svc)) if settings.watchdog else None
+        watcher = asyncio.create_task(_watchdog(svc, workers)) if settings.watchdog else None
         try:
             yield
         finally:
@@ -219,7 +232,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     secured = [Depends(current_user)]
     app.state.datasets = datasets_api.build_dataset_service(svc)
     app.state.models = models_api.build_model_service(svc)
-    for module in (keys_api, projects_api, tasks_api, events_api, artifacts_api, datasets_api, models_api):
+    app.state.queues, app.state.workers = queues, workers
+    for module in (keys_api, projects_api, tasks_api, events_api, artifacts_api, datasets_api, models_api, queues_api,
+                   workers_api):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=secured)
     # Event batches skip routing and dependency solving (the route above still documents them).
     app.add_middleware(EventIngestMiddleware, services=svc, prefix=API_PREFIX, handlers=app.exception_handlers)

@@ -21,6 +21,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     flags: dict[str, Any] = {}
     if getattr(args, "lost_contact_timeout", None) is not None:  # else the environment's, else the default
         flags["lost_contact_timeout"] = float(args.lost_contact_timeout)
+    if getattr(args, "worker_timeout", None) is not None:
+        flags["worker_timeout"] = float(args.worker_timeout)
     return Settings.from_env(
         db_url=getattr(args, "db", None) or default_db_url(),
         artifacts_url=getattr(args, "artifacts", None) or default_artifacts_url(),

@@ -17,6 +17,10 @@ BOOTSTRAP_USER_ENV = "LABTRACK_SERVER_BOOTSTRAP_USER"
 # `labtrack server --lost-contact-timeout` wins over it.
 LOST_CONTACT_ENV = "LABTRACK_LOST_CONTACT_TIMEOUT"
 DEFAULT_LOST_CONTACT_TIMEOUT = 600.0
+# Seconds a worker (agent) may go without a heartbeat before it is marked gone and its running task
+# failed ("worker lost"); `labtrack server --worker-timeout` wins over it.
+WORKER_TIMEOUT_ENV = "LABTRACK_WORKER_TIMEOUT"
+DEFAULT_WORKER_TIMEOUT = 60.0
 
 
 def default_db_url() -> str:
@@ -45,6 +49,7 @@ class Settings:
     db_url: str = field(default_factory=default_db_url)
     artifacts_url: str = field(default_factory=default_artifacts_url)
     lost_contact_timeout: float = DEFAULT_LOST_CONTACT_TIMEOUT
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT
     max_artifact_bytes: int = 5 * 1024**3
     max_batch_points: int = 100_000
     # An event batch's body: larger ones are 413 before they are read (bounds memory per request).
@@ -64,6 +69,8 @@ class Settings:
         data: dict = {}
         if os.environ.get(LOST_CONTACT_ENV):  # below the JSON: that one carries a worker's parent's flags
             data["lost_contact_timeout"] = _seconds(os.environ[LOST_CONTACT_ENV], LOST_CONTACT_ENV)
+        if os.environ.get(WORKER_TIMEOUT_ENV):
+            data["worker_timeout"] = _seconds(os.environ[WORKER_TIMEOUT_ENV], WORKER_TIMEOUT_ENV)
         raw = os.environ.get(SETTINGS_ENV)
         if raw:
             data.update(json.loads(raw))
@@ -76,6 +83,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         _seconds(self.lost_contact_timeout, "--lost-contact-timeout")
+        _seconds(self.worker_timeout, "--worker-timeout")
 
     def to_env_json(self) -> str:
         """Serialize for worker processes; the bootstrap key travels in its own variable."""

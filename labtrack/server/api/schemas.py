@@ -8,6 +8,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
 from labtrack.server.services.projects import PROJECT_NAME_PATTERN
+from labtrack.server.services.queues import QUEUE_NAME_PATTERN
 
 TaskType = Literal[
     "training", "testing", "inference", "data_processing", "application", "monitor",
@@ -43,6 +44,8 @@ Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1), BeforeValidator(_integr
 # 2**53 - 1 bytes (8 PiB): a bound every JSON reader holds exactly (2**62 read as a float admits 2**62 + 95).
 Size = Annotated[int, Field(ge=0, le=2**53 - 1), BeforeValidator(_integral)]
 CpuCount = Annotated[int, Field(ge=0, le=2**31), BeforeValidator(_integral)]
+# A queue entry's priority: higher pops first.
+Priority = Annotated[int, Field(ge=-100, le=100), BeforeValidator(_integral)]
 
 
 class Strict(BaseModel):
@@ -207,6 +210,12 @@ class StatusChange(Strict):
     force: bool = False
 
 
+class EnqueueChange(StatusChange):
+    queue: str | None = Field(default=None, min_length=1, max_length=64, pattern=QUEUE_NAME_PATTERN,
+                              description="queue id or name; default: `default`")
+    priority: Priority = Field(default=0, description="higher pops first (-100..100)")
+
+
 class MetricSummary(BaseModel):
     last: float | None
     min: float | None
@@ -242,6 +251,8 @@ class Task(BaseModel):
     configuration: dict[str, dict[str, Any]] | None = None
     script: dict[str, Any] | None = None
     runtime: dict[str, Any]
+    queue: str | None = Field(default=None, description="id of the queue the task waits in (while queued)")
+    worker: str | None = Field(default=None, description="id of the worker that runs or ran it")
 
 
 class TaskList(BaseModel):

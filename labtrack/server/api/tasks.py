@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from labtrack.server.api.common import ERRORS, Services, services, with_times
 from labtrack.server.api.schemas import (
-    WS, Heartbeat, StatusChange, Task, TaskClone, TaskCreate, TaskList, TaskPatch, csv_pattern,
+    WS, EnqueueChange, Heartbeat, StatusChange, Task, TaskClone, TaskCreate, TaskList, TaskPatch, csv_pattern,
 )
 from labtrack.server.errors import Invalid
 from labtrack.server.services.tasks import ACTIONS, SORT_KEYS, STATUSES, TASK_TYPES, parse_sort
@@ -20,7 +20,7 @@ from labtrack.server.util import parse_time
 router = APIRouter(prefix="/tasks", tags=["tasks"], responses=ERRORS)
 
 _ACTION_DOCS = {
-    "enqueue": "created, stopped or failed → queued.",
+    "enqueue": "created, stopped or failed → queued, in `queue` (id or name; default `default`) with `priority`.",
     "dequeue": "queued → created.",
     "start": "created or queued → in_progress (sets `started`).",
     "complete": "in_progress → completed.",
@@ -115,6 +115,8 @@ def list_tasks(
     archived: str = Query("false", description="false (default), true, or all", json_schema_extra={"pattern": _ARCHIVED}),
     ids: str | None = Query(None, description="comma list, at most 1000"),
     user: str | None = None,
+    queue: str | None = Query(None, max_length=64, description="queue id or name: the tasks waiting in it"),
+    worker: str | None = Query(None, max_length=32, description="worker id: the tasks it runs or ran"),
     sort: str = Query("-created", json_schema_extra={"pattern": _SORT}, description="created, last_update, started, name, status, last_iteration or metric:<metric>/<variant>; '-' for descending"),
     limit: int = Query(50, ge=1, le=1000),
     cursor: str | None = None,
@@ -136,6 +138,8 @@ def list_tasks(
         archived=_archived(archived),
         ids=_csv(ids, "ids"),
         user=user or None,
+        queue_id=queue or None,
+        worker=worker or None,
     )
     items, next_cursor = svc.tasks.list(flt, parse_sort(sort), limit, cursor)
     return {"items": [task_out(t) for t in items], "next_cursor": next_cursor}
@@ -181,9 +185,16 @@ def _action_endpoint(action: str) -> Callable[..., dict]:
         change = body or StatusChange()
         return task_out(svc.tasks.act(task_id, action, change.reason, change.message, change.force))
 
-    endpoint.__name__ = f"task_{action}"
-    endpoint.__doc__ = f"Status action '{action}': {_ACTION_DOCS[action]}"
-    return endpoint
+    def enqueue(task_id: str, body: EnqueueChange | None = None, svc: Services = Depends(services)) -> dict:
+        change = body or EnqueueChange()
+        return task_out(svc.tasks.act(task_id, action, change.reason, change.message, change.force,
+                                      queue=change.queue, priority=change.priority))
+
+    # enqueue's body also names the queue and the priority
+    chosen: Callable[..., dict] = enqueue if action == "enqueue" else endpoint
+    chosen.__name__ = f"task_{action}"
+    chosen.__doc__ = f"Status action '{action}': {_ACTION_DOCS[action]}"
+    return chosen
 
 
 for _action in ACTIONS:

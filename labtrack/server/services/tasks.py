@@ -10,6 +10,7 @@ from labtrack.server.errors import IllegalTransition, Invalid, NotFound
 from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
 from labtrack.server.services.projects import ProjectService
 from labtrack.server.store import projects as project_store
+from labtrack.server.store import queues as queue_store
 from labtrack.server.store import tasks as task_store
 from labtrack.server.store.run_numbers import run_numbers
 from labtrack.server.store.db import Database
@@ -23,6 +24,7 @@ TASK_TYPES = (
 STATUSES = ("created", "queued", "in_progress", "stopped", "completed", "failed", "published")
 SORT_KEYS = ("created", "last_update", "started", "name", "status", "last_iteration")
 ACTIONS = ("enqueue", "dequeue", "start", "complete", "fail", "stop", "reset", "publish")
+DEFAULT_QUEUE = "default"
 
 # action → states it may start from (stop and reset are special-cased below).
 _ALLOWED_FROM: dict[str, tuple[str, ...]] = {
@@ -79,11 +81,14 @@ def _decode(
 class TaskService:
     """Everything about tasks except their events and artifacts."""
 
-    def __init__(self, db: Database, projects: ProjectService, on_delete: Callable[[str], None] | None = None) -> None:
+    def __init__(self, db: Database, projects: ProjectService, on_delete: Callable[[str], None] | None = None,
+                 on_enqueue: Callable[[], None] | None = None) -> None:
         self.db = db
         self.projects = projects
         # Called after a task's rows are gone, to remove its stored bytes.
         self.on_delete = on_delete or (lambda task_id: None)
+        # Called after a task was enqueued and committed, to wake long-polling pops.
+        self.on_enqueue = on_enqueue or (lambda: None)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -102,6 +107,9 @@ class TaskService:
         check_limit(limit)
         after = decode_cursor(cursor, 2)
         with self.db.read() as conn:
+            if flt.queue_id is not None:  # a queue is named by id or name; an unknown one matches nothing
+                queue = queue_store.resolve(conn, flt.queue_id)
+                flt.queue_id = queue["id"] if queue else flt.queue_id
             rows = task_store.list_tasks(conn, flt, sort, tuple(after) if after else None, limit + 1)  # type: ignore[arg-type]
             more = len(rows) > limit
             rows = rows[:limit]
@@ -206,8 +214,14 @@ class TaskService:
             task_store.delete_task(conn, task_id)
         self.on_delete(task_id)
 
-    def act(self, task_id: str, action: str, reason: str = "", message: str = "", force: bool = False) -> dict[str, Any]:
-        """Apply a status action through the state machine; IllegalTransition names the current state."""
+    def act(self, task_id: str, action: str, reason: str = "", message: str = "", force: bool = False, *,
+            queue: str | None = None, priority: int = 0) -> dict[str, Any]:
+        """Apply a status action through the state machine; IllegalTransition names the current state.
+
+        `enqueue` puts the task in `queue` (id or name; `default` when None) with `priority`; every
+        action that leaves `queued` takes the task's entry out of its queue, so an entry exists
+        exactly while its task is queued.
+        """
         if action not in ACTIONS:
             raise NotFound(f"Unknown task action {action!r}; use one of: {', '.join(ACTIONS)}.")
         cleared = False
@@ -227,8 +241,16 @@ class TaskService:
                 values["status_reason"] = reason
             if message or action in ("start", "enqueue", "reset"):
                 values["status_message"] = message
+            if status == "queued":
+                queue_store.delete_entry(conn, task_id)
+                values["queue"] = None
             if action == "enqueue":
-                values.update(status="queued", stop_requested=False)
+                target = queue_store.resolve(conn, queue or DEFAULT_QUEUE)
+                if target is None:
+                    raise NotFound(f"Queue {queue or DEFAULT_QUEUE!r} does not exist: create it with POST /queues.",
+                                   {"queue": queue or DEFAULT_QUEUE})
+                queue_store.insert_entry(conn, task_id, target["id"], priority, stamp)
+                values.update(status="queued", stop_requested=False, queue=target["id"], worker=None)
             elif action == "dequeue":
                 values.update(status="created")
             elif action == "start":
@@ -246,7 +268,7 @@ class TaskService:
                     values.update(status="stopped", completed=stamp, stop_requested=False)
             elif action == "reset":
                 values.update(status="created", started=None, completed=None, last_iteration=None,
-                              stop_requested=False)
+                              stop_requested=False, worker=None)
                 task_store.delete_task_data(conn, task_id)
                 cleared = True
             elif action == "publish":
@@ -254,7 +276,24 @@ class TaskService:
             task_store.update_task(conn, task_id, values)
         if cleared:
             self.on_delete(task_id)
+        if action == "enqueue":
+            self.on_enqueue()
         return self.get(task_id)
+
+    def start_on_worker(self, conn: Any, task_id: str, worker_id: str, worker_name: str, stamp: float) -> None:
+        """A popped task (its entry already locked in `conn`): queued → in_progress on a worker."""
+        queue_store.delete_entry(conn, task_id)
+        task_store.update_task(conn, task_id, {
+            "status": "in_progress", "queue": None, "worker": worker_id, "started": stamp, "completed": None,
+            "last_update": stamp, "stop_requested": False, "status_reason": "",
+            "status_message": f"running on {worker_name}",
+        })
+
+    def dequeue_in(self, conn: Any, task_id: str) -> None:
+        """queued → created inside the caller's transaction (a queue deleted with force)."""
+        queue_store.delete_entry(conn, task_id)
+        task_store.update_task(conn, task_id, {"status": "created", "queue": None, "last_update": now(),
+                                               "status_reason": "queue deleted", "status_message": ""})
 
     def heartbeat(self, task_id: str) -> dict[str, Any]:
         """Record contact; tell the process whether it was asked to stop."""

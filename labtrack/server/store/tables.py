@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -80,12 +81,17 @@ tasks = Table(
     Column("configuration", Text, nullable=False, default="{}"),
     Column("script", Text, nullable=False, default="{}"),
     Column("runtime", Text, nullable=False, default="{}"),
+    # The queue a `queued` task waits in (NULL otherwise) and the worker that runs or ran it.
+    Column("queue", String(32), nullable=True),
+    Column("worker", String(32), nullable=True),
     Index(None, "archived", "created"),
     Index(None, "archived", "last_update"),
     Index(None, "project_id", "archived", "created"),
     Index(None, "status", "archived", "created"),
     Index(None, "status", "last_update"),
     Index(None, "name"),
+    Index(None, "queue"),
+    Index(None, "worker", "status"),
 )
 
 task_tags = Table(
@@ -293,4 +299,56 @@ task_models = Table(
     Column("name", String(200), nullable=False, default=""),
     Column("created", Float, nullable=False),
     Index(None, "model_id", "role", "created"),
+)
+
+# -- queues and workers ----------------------------------------------------------------------------
+# A queue entry exists exactly while its task is `queued`. Pop order: `priority` descending, then
+# `rank` ascending (FIFO: a new entry's rank is the queue's largest plus one; moves renumber it).
+queues = Table(
+    "queues",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created", Float, nullable=False),
+)
+
+queue_entries = Table(
+    "queue_entries",
+    metadata,
+    Column("task_id", String(32), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("queue_id", String(32), ForeignKey("queues.id", ondelete="CASCADE"), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("rank", BigInteger, nullable=False),
+    Column("enqueued", Float, nullable=False),
+    Index(None, "queue_id", "priority", "rank"),
+)
+
+# An agent's registration. `gone` rows stay (the list shows them) until pruned; a name is unique
+# among active workers only (partial index), so an agent that restarts can take its name again.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(10), nullable=False),  # active | gone
+    Column("user", String(200), nullable=False, default=""),
+    Column("registered", Float, nullable=False),
+    Column("last_heartbeat", Float, nullable=False),
+    Column("current_task", String(32), nullable=True),
+    Column("resources", Text, nullable=False, default="{}"),
+    Column("usage", Text, nullable=True),
+    Index("ux_workers_active_name", "name", unique=True,
+          sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+    Index(None, "status", "last_heartbeat"),
+)
+
+# The queues a worker pulls, in its priority order.
+worker_queues = Table(
+    "worker_queues",
+    metadata,
+    Column("worker_id", String(32), ForeignKey("workers.id", ondelete="CASCADE"), primary_key=True),
+    Column("queue_id", String(32), ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Index(None, "queue_id"),
 )

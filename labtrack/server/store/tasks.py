@@ -14,6 +14,7 @@ from labtrack.server.store.tables import (
     events,
     metric_series,
     projects,
+    queue_entries,
     scalar_blocks,
     scalars,
     task_tags,
@@ -43,6 +44,8 @@ class TaskFilter:
     archived: bool | None = False
     ids: list[str] | None = None
     user: str | None = None
+    queue_id: str | None = None
+    worker: str | None = None
 
 
 @dataclass
@@ -142,6 +145,10 @@ def _apply_filter(query, flt: TaskFilter):  # type: ignore[no-untyped-def]
         query = query.where(c.id.in_(flt.ids))
     if flt.user is not None:
         query = query.where(c.user == flt.user)
+    if flt.queue_id is not None:
+        query = query.where(c.queue == flt.queue_id)
+    if flt.worker is not None:
+        query = query.where(c.worker == flt.worker)
     return query
 
 
@@ -209,6 +216,7 @@ def delete_task_data(conn: Connection, task_id: str) -> None:
 def delete_task(conn: Connection, task_id: str) -> None:
     """Delete a task and everything it owns."""
     delete_task_data(conn, task_id)
+    conn.execute(delete(queue_entries).where(queue_entries.c.task_id == task_id))
     conn.execute(delete(task_tags).where(task_tags.c.task_id == task_id))
     conn.execute(delete(tasks).where(tasks.c.id == task_id))
 
