@@ -62,10 +62,13 @@ _install_argv_capture()
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name == "widgets":  # the submodule, on first use: it loads ipywidgets
+        return importlib.import_module("labtrack.widgets")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'labtrack' has no attribute {name!r}")
-    import importlib
 
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value

@@ -138,15 +138,20 @@ def snapshot_notebook(path: Path) -> dict[str, Any]:
     try:
         import nbformat
     except ImportError:  # the SDK alone: the file's own JSON
-        nbformat = None
-    node: Any = json.loads(path.read_text()) if nbformat is None else nbformat.read(str(path), as_version=4)
-    for cell in node.get("cells", []):
+        plain: dict[str, Any] = json.loads(path.read_text())
+        _drop_outputs(plain)
+        return plain
+    node = nbformat.read(str(path), as_version=4)
+    _drop_outputs(node)
+    # Through nbformat's writer, so what is stored is exactly what a .ipynb file holds.
+    return json.loads(nbformat.writes(node, version=nbformat.NO_CONVERT))
+
+
+def _drop_outputs(notebook: Any) -> None:
+    for cell in notebook.get("cells", []):
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
-    if nbformat is None:
-        return node
-    return json.loads(nbformat.writes(node, version=nbformat.NO_CONVERT))
 
 
 def notebook_script(path: str | os.PathLike[str], working_directory: str | None = None) -> dict[str, Any]:

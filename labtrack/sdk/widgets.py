@@ -235,11 +235,13 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
         metrics: metric titles to show (default: all but system series like `:monitor:`).
         max_points: points drawn per series at most (downsampled, min/max kept).
         refresh_hz: redraws per second at most.
+        client: the `ApiClient` a polled task is read through (default: from the environment).
     """
 
     def __init__(self, task_or_id: Any, metrics: Iterable[str] | None = None, max_points: int = 2000,
-                 refresh_hz: float = 4.0, **figure_kwargs: Any):
+                 refresh_hz: float = 4.0, client: Any = None, **figure_kwargs: Any):
         super().__init__(**figure_kwargs)
+        self._lt_client = client  # for a polled task: the ApiClient to use (default: the environment's)
         self._lt_model = LiveChartModel(metrics, max_points, refresh_hz)
         self._lt_stop = threading.Event()
         self._lt_traces: dict[tuple[str, str], int] = {}
@@ -470,7 +472,7 @@ class LiveScalars(_figure_widget_class()):  # type: ignore[misc]
         interval = max(self._lt_model.min_interval, 1.0)
         failures = 0
         counts: dict[tuple[str, str], int] = {}
-        client = None
+        client = self._lt_client
         while not self._lt_stop.is_set():
             try:
                 client = client or ApiClient.from_environment()
