@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from labtrack.agent.cli import add_agent_arguments
 from labtrack.data_cli import add_data_parser
 from labtrack.server_ext.lab import add_lab_arguments
 
@@ -59,6 +60,9 @@ def _build_parser() -> argparse.ArgumentParser:
     examples = sub.add_parser("examples", help="copy the example notebooks into a folder (never over your files)")
     examples.add_argument("folder", nargs="?", default=".", help="where to copy them (default: the current folder)")
     add_data_parser(sub)
+
+    agent = sub.add_parser("agent", help="run queued tasks on this machine (a worker of the queues)")
+    add_agent_arguments(agent)
     return parser
 
 
@@ -96,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         from labtrack.data_cli import data_command
 
         return data_command(args)
+    if args.command == "agent":
+        from labtrack.agent.cli import agent_command
+
+        return agent_command(args)
     if args.command == "examples":
         from labtrack.bundled_examples import examples_command
 
