@@ -7,15 +7,14 @@ from typing import IO, Any, AsyncIterator
 
 from anyio import to_thread
 
-from labtrack.server.errors import Conflict, Invalid, NotFound, TooLarge
+from labtrack.server.errors import Conflict, Invalid, NotFound
 from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
-from labtrack.server.storage import ArtifactStorage, safe_component
+from labtrack.server.storage import ArtifactStorage, PendingWrite, safe_component, uploads
 from labtrack.server.store import artifacts as artifact_store
 from labtrack.server.store import tasks as task_store
 from labtrack.server.store.db import Database
 from labtrack.server.util import dumps, loads, now
 
-_WRITE_SIZE = 1024 * 1024
 _MEDIA_NAME = re.compile(r"^[0-9a-f]{64}(\.[a-z0-9]{1,10})?$")
 _EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,10})$")
 
@@ -40,32 +39,13 @@ class ArtifactService:
             if task_store.status_of(conn, task_id) is None:
                 raise NotFound(f"Task {task_id} does not exist.")
 
-    def _check_declared_size(self, declared: int | None) -> None:
-        if declared is not None and declared > self.max_bytes:
-            raise TooLarge(
-                f"The upload ({declared} bytes) is larger than the server's limit of {self.max_bytes} bytes "
-                "(--max-artifact-bytes); register it by URI instead.",
-                {"max_bytes": self.max_bytes},
-            )
+    def check_declared_size(self, declared: int | None) -> None:
+        """Refuse an upload declared past this store's limit (TooLarge) before reading it."""
+        uploads.check_declared_size(declared, self.max_bytes)
 
-    async def _receive(self, parent: list[str], chunks: AsyncIterator[bytes]):  # type: ignore[no-untyped-def]
-        pending = await to_thread.run_sync(self.storage.begin_write, parent, self.max_bytes)
-        buffer = bytearray()
-        try:
-            async for chunk in chunks:
-                buffer += chunk
-                # Hand the blocking write ~1 MiB at a time, not per 64 KiB network chunk.
-                if len(buffer) >= _WRITE_SIZE:
-                    await to_thread.run_sync(pending.write, bytes(buffer))
-                    buffer.clear()
-            if buffer:
-                await to_thread.run_sync(pending.write, bytes(buffer))
-        except TooLarge:
-            raise
-        except BaseException:
-            await to_thread.run_sync(pending.abort)
-            raise
-        return pending
+    async def receive(self, parent: list[str], chunks: AsyncIterator[bytes]) -> PendingWrite:
+        """Stream bytes into a pending write under `parent` within this store's limit (commit or abort it)."""
+        return await uploads.receive(self.storage, parent, self.max_bytes, chunks)
 
     async def upload(
         self, task_id: str, key: str, chunks: AsyncIterator[bytes], *, type_: str, filename: str,
@@ -73,9 +53,9 @@ class ArtifactService:
     ) -> dict[str, Any]:
         """Stream bytes into the store under the key; re-uploading a key replaces it."""
         safe_component(key, "key")
-        self._check_declared_size(declared_size)
+        self.check_declared_size(declared_size)
         await to_thread.run_sync(self._require_task, task_id)
-        pending = await self._receive([task_id, "artifacts"], chunks)
+        pending = await self.receive([task_id, "artifacts"], chunks)
         stored = await to_thread.run_sync(pending.commit, [task_id, "artifacts", key])
         row = {
             "task_id": task_id, "key": key, "type": type_ or "", "uri": stored.uri, "filename": filename or key,
@@ -174,11 +154,11 @@ class ArtifactService:
 
     async def upload_media(self, task_id: str, filename: str, chunks: AsyncIterator[bytes], declared_size: int | None) -> dict[str, Any]:
         """Store an image (or other media) content-addressed; returns the uri for an image event."""
-        self._check_declared_size(declared_size)
+        self.check_declared_size(declared_size)
         match = _EXTENSION.search(filename or "")
         suffix = "." + match.group(1).lower() if match else ""
         await to_thread.run_sync(self._require_task, task_id)
-        pending = await self._receive([task_id, "media"], chunks)
+        pending = await self.receive([task_id, "media"], chunks)
         name = pending.sha256() + suffix
         stored = await to_thread.run_sync(pending.commit, [task_id, "media", name])
         return {"uri": f"media/{name}", "size": stored.size, "sha256": stored.sha256}

@@ -229,11 +229,11 @@ class ModelService:
     async def upload_weights(self, model_id: str, chunks: AsyncIterator[bytes], *, filename: str,
                              declared_size: int | None, expected_sha256: str | None) -> dict[str, Any]:
         """Stream weights in, check them, and make them the model's (the old ones are removed)."""
-        # The artifact service's limit check and streaming receive, so weights and artifacts take the
-        # same path into storage (its part sizes, its abort on a broken upload).
-        self.artifacts._check_declared_size(declared_size)
+        # The artifact store's limit and streaming receive, so weights and artifacts take the same
+        # path into storage (its part sizes, its abort on a broken upload).
+        self.artifacts.check_declared_size(declared_size)
         await to_thread.run_sync(self._writable, model_id)
-        pending = await self.artifacts._receive(["models", model_id], chunks)
+        pending = await self.artifacts.receive(["models", model_id], chunks)
         got = pending.sha256()
         if expected_sha256 and got != expected_sha256:
             await to_thread.run_sync(pending.abort)

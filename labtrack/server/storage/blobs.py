@@ -15,10 +15,10 @@ from typing import IO, AsyncIterator, Awaitable, Callable
 from anyio import to_thread
 
 from labtrack.server.errors import Invalid, LabtrackError
-from labtrack.server.storage.store import ArtifactStorage, PendingWrite
+from labtrack.server.storage.store import ArtifactStorage
+from labtrack.server.storage.uploads import receive
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_WRITE_SIZE = 1024 * 1024  # hand the blocking write ~1 MiB at a time, not per network chunk
 
 
 class HashMismatch(LabtrackError):
@@ -54,28 +54,17 @@ class BlobStore:
         `expected_size`); the temporary object is removed and no blob changes.
         """
         check_sha256(sha256)
-        pending: PendingWrite = await to_thread.run_sync(self.storage.begin_write, _parts(sha256)[:2], self.max_bytes)
-        buffer = bytearray()
-        try:
-            async for chunk in chunks:
-                buffer += chunk
-                if len(buffer) >= _WRITE_SIZE:
-                    await to_thread.run_sync(pending.write, bytes(buffer))
-                    buffer.clear()
-            if buffer:
-                await to_thread.run_sync(pending.write, bytes(buffer))
-            got = pending.sha256()
-            if got != sha256 or (expected_size is not None and pending.size != expected_size):
-                raise HashMismatch(
-                    f"The uploaded bytes hash to {got} ({pending.size} bytes), not to {sha256}"
-                    + (f" ({expected_size} bytes)" if expected_size is not None else "")
-                    + ": the file changed while it was read, or the transfer was damaged. Nothing was stored; "
-                    "hash the file again and re-send it.",
-                    {"expected": sha256, "received": got, "size": pending.size, "expected_size": expected_size},
-                )
-        except BaseException:
+        pending = await receive(self.storage, _parts(sha256)[:2], self.max_bytes, chunks)
+        got = pending.sha256()
+        if got != sha256 or (expected_size is not None and pending.size != expected_size):
             await to_thread.run_sync(pending.abort)
-            raise
+            raise HashMismatch(
+                f"The uploaded bytes hash to {got} ({pending.size} bytes), not to {sha256}"
+                + (f" ({expected_size} bytes)" if expected_size is not None else "")
+                + ": the file changed while it was read, or the transfer was damaged. Nothing was stored; "
+                "hash the file again and re-send it.",
+                {"expected": sha256, "received": got, "size": pending.size, "expected_size": expected_size},
+            )
         stored = await to_thread.run_sync(pending.commit, _parts(sha256))
         return stored.size
 
