@@ -108,7 +108,7 @@ class Enqueue(widgets.VBox):
         self.button.disabled = True
         queue_name = str(self.queue.value)
         try:
-            task_id = self._send(queue_name)
+            task_id = self._enqueue_task(queue_name)
         except LabtrackError as exc:
             self.button.disabled = False
             self._fail(f"could not enqueue: {exc}")
@@ -122,7 +122,7 @@ class Enqueue(widgets.VBox):
         self._background(self._follow_loop, "follow")
         return task_id
 
-    def _send(self, queue_name: str) -> str:
+    def _enqueue_task(self, queue_name: str) -> str:
         task = self._task if isinstance(self._task, Task) else Task.get_task(self._task, client=self._client)
         params = self.parameters()
         if task is Task.current_task() and not task._closed:
