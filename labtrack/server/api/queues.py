@@ -19,7 +19,8 @@ router = APIRouter(prefix="/queues", tags=["queues"], responses=ERRORS)
 QUEUE = Path(description="the queue's id or name", min_length=1, max_length=64, pattern=QUEUE_NAME_PATTERN)
 TASK_ID = Path(pattern=r"^[0-9a-f]{32}$")
 # A waiting pop re-checks the database this often, for enqueues made by other server processes
-# (enqueues in this process wake it at once), and renews the worker's heartbeat this often.
+# (enqueues in this process wake it at once), and renews the worker's heartbeat at least this often
+# (more often under a short worker timeout), so a worker waiting on an empty queue is never "lost".
 RECHECK_SECONDS = 0.5
 TOUCH_SECONDS = 5.0
 
@@ -79,6 +80,7 @@ async def pop_task(
     queue_ids = await run_in_threadpool(queues.resolve_ids, body.queues)
     deadline = time.monotonic() + body.wait
     touched = time.monotonic()
+    touch_every = min(TOUCH_SECONDS, request.app.state.services.settings.worker_timeout / 3)
     seen = queues.signal.generation
     result = await run_in_threadpool(queues.pop, queue_ids, body.worker)  # also checks the worker (409)
     while result is None:
@@ -89,7 +91,7 @@ async def pop_task(
         await queues.signal.wait(seen, min(remaining, RECHECK_SECONDS))
         if await request.is_disconnected():  # the agent went away: give its task to no one
             return Response(status_code=204)
-        if time.monotonic() - touched > TOUCH_SECONDS:
+        if time.monotonic() - touched > touch_every:
             touched = time.monotonic()
             await run_in_threadpool(workers.touch, body.worker)
         seen = queues.signal.generation

@@ -290,10 +290,13 @@ class TaskService:
         })
 
     def dequeue_in(self, conn: Any, task_id: str) -> None:
-        """queued → created inside the caller's transaction (a queue deleted with force)."""
-        queue_store.delete_entry(conn, task_id)
+        """queued → created inside the caller's transaction (a queue deleted with force).
+
+        The task row first, then its entry: the order `act` locks them in, so the two never deadlock.
+        """
         task_store.update_task(conn, task_id, {"status": "created", "queue": None, "last_update": now(),
                                                "status_reason": "queue deleted", "status_message": ""})
+        queue_store.delete_entry(conn, task_id)
 
     def heartbeat(self, task_id: str) -> dict[str, Any]:
         """Record contact; tell the process whether it was asked to stop."""
