@@ -200,7 +200,7 @@ class EnvironmentCache:
         for line in notes:
             note(line)
         if not missing:
-            note(f"environment {path.name}: all {len(lines)} requirements are already installed; nothing to download")
+            note(f"environment {path.name}: " + (f"all {len(lines)} requirements are already installed; nothing to download" if lines else "no requirements"))
             return []
         note(f"environment {path.name}: installing {len(missing)} of {len(lines)} requirements: "
              + ", ".join(missing[:10]) + (" …" if len(missing) > 10 else ""))

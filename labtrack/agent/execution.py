@@ -125,7 +125,8 @@ class TaskExecution:
             code.entry.write_text(json.dumps(notebook))
             if params:
                 self.console.note("parameters: " + ", ".join(f"{k}={v!r}" for k, v in params.items()))
-            argv = [str(env.python), "-m", "labtrack.agent.notebook_exec", str(code.entry), str(self._executed_path())]
+            argv = [str(env.python), "-m", "labtrack.agent.notebook_exec", str(code.entry), str(self._executed_path()),
+                    EXECUTED_NOTEBOOK]
         else:
             argv = [str(env.python), "-u", str(code.entry), *code.argv]
         child = ChildProcess(argv, str(code.cwd), self._child_env(env), self.console.write, self.agent.settings.stop_grace)
@@ -141,8 +142,10 @@ class TaskExecution:
 
     def _upload_notebook(self, code: Code) -> None:
         path = self._executed_path()
-        if not path.exists():
-            return
+        if not path.exists() or path.with_suffix(".uploaded").exists():
+            if path.exists():
+                self.console.note(f"executed notebook uploaded as artifact {EXECUTED_NOTEBOOK!r}")
+            return  # nothing ran, or the notebook child uploaded it already
         try:
             self.agent.api.upload_artifact(self.task_id, EXECUTED_NOTEBOOK, path, "notebook", code.entry.name)
             self.console.note(f"executed notebook uploaded as artifact {EXECUTED_NOTEBOOK!r}")

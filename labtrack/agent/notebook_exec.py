@@ -1,13 +1,14 @@
 """Run a notebook cell by cell (nbclient) and save the executed copy: the agent's notebook child.
 
-Started by the agent as `<env python> -m labtrack.agent.notebook_exec IN.ipynb OUT.ipynb` in the
+Started by the agent as `<env python> -m labtrack.agent.notebook_exec IN.ipynb OUT.ipynb KEY` in the
 task's environment, so the kernel runs that environment's Python (a kernelspec written next to
 the notebook names it). Outputs are echoed to this process's stdout/stderr as they arrive, which
 the agent streams to the task's console. Before the first cell the kernel attaches to the task
 (`Task.init()` with `LABTRACK_TASK_ID`, silently, so it is not a cell), so the notebook's own
 `Task.init`, `Logger.current_logger()` and `connect()` log into that task and the task ends by the
 same rules as an interactive run. OUT is rewritten after every cell, so an aborted or failed run
-still leaves what it did. Exit code: 0 when every cell ran, 1 when a cell failed, 2 for anything
+still leaves what it did, and uploaded as artifact KEY after the last cell ran (or failed) while the
+kernel still lives, so the artifact is there before the kernel's SDK ends the task. Exit code: 0 when every cell ran, 1 when a cell failed, 2 for anything
 else (the kernel died, bad input).
 """
 
@@ -53,12 +54,30 @@ def _echo(out: Any) -> None:
             sys.stdout.flush()
 
 
+def upload_executed(target: Path, key: str, filename: str) -> None:
+    """Upload the executed notebook while the kernel still lives: an attached kernel ends the task
+    when it shuts down, and the artifact must be there by then. A marker tells the agent it's done."""
+    task_id = os.environ.get("LABTRACK_TASK_ID")
+    if not task_id:
+        return
+    from labtrack.sdk.client import ApiClient
+
+    try:
+        with open(target, "rb") as fh:
+            ApiClient.from_environment().put(f"/tasks/{task_id}/artifacts/{key}", data=fh,
+                                             params={"type": "notebook", "filename": filename})
+    except Exception as exc:  # the agent uploads it after this process ends
+        print(f"labtrack agent: could not upload the executed notebook yet: {exc}", file=sys.stderr, flush=True)
+        return
+    target.with_suffix(".uploaded").touch()
+
+
 def main(argv: list[str]) -> int:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    source, target = Path(argv[0]), Path(argv[1])
+    source, target, key = Path(argv[0]), Path(argv[1]), argv[2]
     nb = nbformat.read(source, as_version=4)
     write_kernelspec(target.parent / "jupyter")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(target.parent / "jupyter"),
@@ -84,10 +103,30 @@ def main(argv: list[str]) -> int:
                           file=sys.stderr, flush=True)
             return kc
 
+        async def async_execute(self, reset_kc: bool = False, **kwargs: Any) -> Any:
+            """nbclient's cell loop, with the executed notebook saved and uploaded before the kernel stops."""
+            self.reset_execution_trackers()
+            async with self.async_setup_kernel(**kwargs):
+                kc: Any = self.kc
+                info = await self.async_wait_for_reply(await ensure_async(kc.kernel_info()))
+                if info is not None and "language_info" in info["content"]:
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                try:
+                    for index, cell in enumerate(self.nb.cells):
+                        await self.async_execute_cell(cell, index, execution_count=self.code_cells_executed + 1)
+                finally:
+                    self.set_widgets_metadata()
+                    save()
+                    upload_executed(target, key, source.name)
+            return self.nb
+
+    from jupyter_core.utils import ensure_async, run_sync
+
     client = Client(nb, kernel_name=KERNEL_NAME, timeout=None, startup_timeout=120, allow_errors=False,
                     resources={"metadata": {"path": str(Path.cwd())}}, on_cell_executed=save)
     try:
-        client.execute()
+        # Not client.execute(): nbclient binds that to its own async_execute, not this override.
+        run_sync(client.async_execute)()
     except CellExecutionError as exc:
         first = str(exc).strip().splitlines()[-1:] or ["a cell failed"]
         index = next((i for i, c in enumerate(nb.cells)
