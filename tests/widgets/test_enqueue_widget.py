@@ -168,3 +168,33 @@ def test_problems_show_in_the_widget_not_as_exceptions(api, client, opened, tmp_
     assert not widget.button.disabled  # pick another queue and try again
     widget.queue.value = "default"
     assert widget.enqueue() == task.id and widget.error == ""
+
+
+def test_in_a_notebook_the_widget_sends_the_notebook_and_the_kernel_stays(tracking_server, api, tmp_path) -> None:
+    import nbformat
+
+    from tests.sdk.kernel_session import Kernel
+
+    cells = ["import labtrack, labtrack.widgets\ntask = labtrack.Task.init('widgets/enqueue', 'nb')\n"
+             "task.connect({'lr': 0.1})\nprint('TASK', task.id)",
+             "w = labtrack.widgets.Enqueue(refresh_seconds=0.2)\nw.fields['General/lr'].value = 0.75\n"
+             "print('ENQUEUED', w.enqueue(), repr(w.error))"]
+    path = tmp_path / "send.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nbformat.write(notebook, str(path))
+    env = dict(tracking_server.env, JPY_SESSION_NAME=str(path), LABTRACK_FLUSH_INTERVAL="0.2")
+    env.pop("LABTRACK_TASK_ID", None)
+    kernel = Kernel(env, tmp_path)
+    try:
+        task_id = kernel.run(cells[0]).task_id
+        sent = kernel.run(cells[1])
+        assert sent.status == "ok" and f"ENQUEUED {task_id} ''" in sent.stdout, (sent.stdout, sent.stderr)
+        alive = kernel.run("w.close(); print('ALIVE', labtrack.Task.current_task())")
+        assert alive.status == "ok" and "ALIVE None" in alive.stdout
+    finally:
+        kernel.stop()
+    record = api.call("GET", f"/tasks/{task_id}")
+    assert record["status"] == "queued" and record["script"]["entry_point"] == "send.ipynb"
+    assert Task.get_task(task_id, client=ApiClient(tracking_server.url, tracking_server.api_key)).get_parameter(
+        "General/lr") == 0.75
