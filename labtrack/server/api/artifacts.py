@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import IO, Any, Iterator
+from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from labtrack.server.api.common import ERRORS, Services, services, with_times
+from labtrack.server.api.common import ERRORS, Services, page, services, with_times
 from labtrack.server.api.headers import INLINE_IMAGE_TYPES, SAFE_TYPE, download_headers
 from labtrack.server.api.schemas import (
     ARTIFACT_KEY, MEDIA_NAME, Artifact, ArtifactList, ArtifactPatch, ArtifactRegister, MediaStored,
 )
-from labtrack.server.errors import BadRequest
+from labtrack.server.api.streams import declared_size, iter_file, require_body
 
 router = APIRouter(tags=["artifacts"], responses=ERRORS)
 _RAW_BODY = {
@@ -30,30 +30,6 @@ KEY = Path(json_schema_extra=ARTIFACT_KEY, description="1-128 of A-Z a-z 0-9 . _
 _MEDIA = Path(json_schema_extra=MEDIA_NAME, description="the name in the uri the media upload returned")
 
 
-def require_body(request: Request) -> None:
-    """Refuse an upload that sent no body at all: no bytes and no Content-Type.
-
-    A 0-byte file sent as application/octet-stream is a real (empty) upload; a request with
-    neither is a client that forgot the body, and storing a 0-byte file for it would hide that.
-    """
-    if request.headers.get("content-type") is None and request.headers.get("content-length") in (None, "0") \
-            and "transfer-encoding" not in request.headers:
-        raise BadRequest("The request has no body: send the bytes as application/octet-stream.")
-
-
-def _declared(request: Request) -> int | None:
-    value = request.headers.get("content-length")
-    return int(value) if value and value.isdigit() else None
-
-
-def _iter_file(handle: IO[bytes]) -> Iterator[bytes]:
-    try:
-        while chunk := handle.read(1024 * 1024):
-            yield chunk
-    finally:
-        handle.close()
-
-
 @router.put("/tasks/{task_id}/artifacts/{key}", response_model=Artifact, status_code=201, openapi_extra=_RAW_BODY)
 async def upload_artifact(
     task_id: str,
@@ -66,7 +42,7 @@ async def upload_artifact(
     """Upload bytes (streamed; sha256 and size recorded); re-uploading a key replaces it."""
     require_body(request)
     artifact = await svc.artifacts.upload(
-        task_id, key, request.stream(), type_=type, filename=filename, declared_size=_declared(request)
+        task_id, key, request.stream(), type_=type, filename=filename, declared_size=declared_size(request)
     )
     return with_times(artifact, ("created",))
 
@@ -83,7 +59,7 @@ def list_artifacts(
 ) -> dict:
     """A task's artifacts by key."""
     items, next_cursor = svc.artifacts.list(task_id, limit, cursor)
-    return {"items": [with_times(a, ("created",)) for a in items], "next_cursor": next_cursor}
+    return page(items, next_cursor, lambda a: with_times(a, ("created",)))
 
 
 @router.get("/tasks/{task_id}/artifacts/{key}", response_model=Artifact)
@@ -107,7 +83,7 @@ async def download_artifact(task_id: str, key: str = KEY, *, svc: Services = Dep
         headers["Content-Length"] = str(artifact["size"])
     if artifact["sha256"]:
         headers["X-Labtrack-Sha256"] = artifact["sha256"]
-    return StreamingResponse(_iter_file(handle), media_type=media_type, headers=headers)
+    return StreamingResponse(iter_file(handle), media_type=media_type, headers=headers)
 
 
 @router.delete("/tasks/{task_id}/artifacts/{key}", status_code=204, response_class=Response)
@@ -123,7 +99,7 @@ async def upload_media(
 ) -> dict:
     """Store an image for an image event; returns `{"uri": "media/<sha256>.<ext>"}`."""
     require_body(request)
-    return await svc.artifacts.upload_media(task_id, filename, request.stream(), _declared(request))
+    return await svc.artifacts.upload_media(task_id, filename, request.stream(), declared_size(request))
 
 
 @router.get("/tasks/{task_id}/media/{name}", responses=_BYTES, response_class=StreamingResponse)
@@ -132,4 +108,4 @@ async def get_media(task_id: str, name: str = _MEDIA, *, svc: Services = Depends
     handle = await run_in_threadpool(svc.artifacts.open_media, task_id, name)
     media_type, headers = download_headers(name)
     headers["Cache-Control"] = "private, max-age=86400"
-    return StreamingResponse(_iter_file(handle), media_type=media_type, headers=headers)
+    return StreamingResponse(iter_file(handle), media_type=media_type, headers=headers)

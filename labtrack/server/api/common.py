@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import orjson
 from fastapi import Depends, Request
@@ -83,3 +83,9 @@ def with_times(item: dict[str, Any], fields: tuple[str, ...] = TASK_TIMES) -> di
         if name in item:
             item[name] = iso(item[name])
     return item
+
+
+def page(items: Iterable[dict[str, Any]], next_cursor: str | None,
+         out: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A list endpoint's answer, `{"items", "next_cursor"}`, each item rendered by `out` when given."""
+    return {"items": [out(i) for i in items] if out else list(items), "next_cursor": next_cursor}

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import IO, Any, Iterator
+from typing import Any, Iterator
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from labtrack.server.api.artifacts import require_body
-from labtrack.server.api.common import ERRORS, Services, with_times
+from labtrack.server.api.common import ERRORS, Services, page, with_times
 from labtrack.server.api.schemas import PROJECT_NAME
+from labtrack.server.api.streams import iter_file, require_body
 from labtrack.server.api.dataset_schemas import (
     BlobBatchResult,
     BlobDownload,
@@ -78,7 +78,7 @@ def list_datasets(
     """Versions, newest first; `?project=&name=&state=final&limit=1` is the latest final version."""
     items, next_cursor = ds.list_versions(project=project, name=name, version=version, state=state, search=search,
                                  limit=limit, cursor=cursor)
-    return {"items": [_out(i) for i in items], "next_cursor": next_cursor}
+    return page(items, next_cursor, _out)
 
 
 @router.get("/datasets/{dataset_id}", response_model=Dataset)
@@ -118,8 +118,7 @@ def list_files(
     ds: DatasetService = Depends(datasets),
 ) -> dict:
     """A page of the manifest, by path."""
-    items, next_cursor = ds.files(dataset_id, limit, cursor, prefix)
-    return {"items": items, "next_cursor": next_cursor}
+    return page(*ds.files(dataset_id, limit, cursor, prefix))
 
 
 @router.get("/datasets/{dataset_id}/missing", response_model=MissingList)
@@ -128,8 +127,7 @@ def list_missing(
     ds: DatasetService = Depends(datasets),
 ) -> dict:
     """Hashes the manifest names whose bytes are not uploaded yet (what an upload still has to send)."""
-    items, next_cursor = ds.missing(dataset_id, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    return page(*ds.missing(dataset_id, limit, cursor))
 
 
 @router.post("/datasets/{dataset_id}/finalize", response_model=Dataset)
@@ -180,18 +178,10 @@ async def put_blobs(request: Request, ds: DatasetService = Depends(datasets)) ->
     return await ds.put_blobs(request.stream())
 
 
-def _iter_file(handle: IO[bytes]) -> Iterator[bytes]:
-    try:
-        while chunk := handle.read(1024 * 1024):
-            yield chunk
-    finally:
-        handle.close()
-
-
 def _iter_frames(ds: DatasetService, blobs: list[tuple[str, int]]) -> Iterator[bytes]:
     for sha256, size in blobs:
         yield f"{sha256} {size}\n".encode()
-        yield from _iter_file(ds.blobs.open(sha256))  # sizes came from one query up front
+        yield from iter_file(ds.blobs.open(sha256))  # sizes came from one query up front
 
 
 @router.post("/blobs/download", responses=_BYTES, response_class=StreamingResponse)
@@ -206,7 +196,7 @@ async def get_blob(sha256: str = SHA256_PATH, ds: DatasetService = Depends(datas
     """A stored file's bytes, streamed."""
     size, handle = await run_in_threadpool(ds.open_blob, sha256)
     headers = {"Content-Length": str(size), "X-Labtrack-Sha256": sha256, "Cache-Control": "private, max-age=31536000, immutable"}
-    return StreamingResponse(_iter_file(handle), media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(iter_file(handle), media_type="application/octet-stream", headers=headers)
 
 
 @router.post("/tasks/{task_id}/datasets", response_model=TaskInput, status_code=201)

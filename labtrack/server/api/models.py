@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import IO, Any, Iterator
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from labtrack.server.api.common import ERRORS, Services, with_times
+from labtrack.server.api.common import ERRORS, Services, page, with_times
 from labtrack.server.api.headers import content_disposition
+from labtrack.server.api.streams import declared_size, iter_file
 from labtrack.server.api.model_schemas import (
     ModelCreate,
     ModelDetail,
@@ -80,7 +81,7 @@ def list_models(
     flt = ModelFilter(name=name or None, search=search or None, tags=_csv(tags, "tags", 50),
                       frameworks=_csv(framework, "framework", 100) or None, published=published, task_id=task_id)
     items, next_cursor = models.query(flt, project or None, sort, limit, cursor)
-    return {"items": [_out(i) for i in items], "next_cursor": next_cursor}
+    return page(items, next_cursor, _out)
 
 
 @router.get("/models/{model_id}", response_model=ModelDetail)
@@ -121,19 +122,9 @@ async def upload_weights(
     models: ModelService = Depends(registry),
 ) -> dict:
     """Upload the weights (streamed); they replace the previous ones (409 model_published when published)."""
-    length = request.headers.get("content-length")
-    declared = int(length) if length and length.isdigit() else None
-    model = await models.upload_weights(model_id, request.stream(), filename=filename, declared_size=declared,
-                                        expected_sha256=sha256)
+    model = await models.upload_weights(model_id, request.stream(), filename=filename,
+                                        declared_size=declared_size(request), expected_sha256=sha256)
     return _out(model)
-
-
-def _iter_file(handle: IO[bytes]) -> Iterator[bytes]:
-    try:
-        while chunk := handle.read(1024 * 1024):
-            yield chunk
-    finally:
-        handle.close()
 
 
 @router.get("/models/{model_id}/weights", responses=_BYTES, response_class=StreamingResponse)
@@ -144,7 +135,7 @@ async def download_weights(model_id: str, models: ModelService = Depends(registr
     headers = {"Content-Disposition": content_disposition("attachment", model["filename"] or "weights.bin")}
     headers["Content-Length"] = str(model["size"])
     headers["X-Labtrack-Sha256"] = model["sha256"]
-    return StreamingResponse(_iter_file(handle), media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(iter_file(handle), media_type="application/octet-stream", headers=headers)
 
 
 @router.post("/tasks/{task_id}/models", response_model=TaskModels, status_code=201)

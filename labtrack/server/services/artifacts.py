@@ -8,7 +8,7 @@ from typing import IO, Any, AsyncIterator
 from anyio import to_thread
 
 from labtrack.server.errors import Conflict, Invalid, NotFound
-from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
+from labtrack.server.services.paging import check_limit, decode_cursor, page_of
 from labtrack.server.storage import ArtifactStorage, PendingWrite, safe_component, uploads
 from labtrack.server.store import artifacts as artifact_store
 from labtrack.server.store import tasks as task_store
@@ -123,9 +123,8 @@ class ArtifactService:
             if task_store.status_of(conn, task_id) is None:
                 raise NotFound(f"Task {task_id} does not exist.")
             rows = artifact_store.list_for_task(conn, task_id, after[0] if after else None, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return [_decode(r) for r in rows], encode_cursor([rows[-1]["key"]]) if more else None
+        rows, next_cursor = page_of(rows, limit, lambda last: [last["key"]])
+        return [_decode(r) for r in rows], next_cursor
 
     def open_content(self, task_id: str, key: str) -> tuple[dict[str, Any], IO[bytes]]:
         """The artifact and an open stream of its bytes; Conflict for external URIs."""

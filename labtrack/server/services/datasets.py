@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from labtrack.server.errors import BadRequest, Conflict, Invalid, NotEmpty, NotFound, TooLarge
-from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
+from labtrack.server.services.paging import check_limit, decode_cursor, page_of
 from labtrack.server.services.projects import ProjectService, normalize_name
 from labtrack.server.storage.blobs import BlobStore, HashMismatch, check_sha256, drain, read_frames
 from labtrack.server.store import datasets as store
@@ -182,11 +182,9 @@ class DatasetService:
                 conn, project_id=project_id, name=name, version=version, state=state, search=search,
                 after=(float(after[0]), str(after[1])) if after else None, limit=limit + 1,
             )
-            more = len(rows) > limit
-            rows = rows[:limit]
+            rows, next_cursor = page_of(rows, limit, lambda last: [last["created"], last["id"]])
             parents = store.parents_of(conn, [r["id"] for r in rows])
-        items = [_decode(r, parents[r["id"]]) for r in rows]
-        return items, encode_cursor([rows[-1]["created"], rows[-1]["id"]]) if more else None
+        return [_decode(r, parents[r["id"]]) for r in rows], next_cursor
 
     def update(self, dataset_id: str, description: str | None) -> dict[str, Any]:
         """Change a version's description (allowed on final versions: it is not content)."""
@@ -269,9 +267,7 @@ class DatasetService:
         with self.db.read() as conn:
             self._row(conn, dataset_id)
             rows = store.list_files(conn, dataset_id, _cursor_text(after), prefix, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return rows, encode_cursor([rows[-1]["path"]]) if more else None
+        return page_of(rows, limit, lambda last: [last["path"]])
 
     def missing(self, dataset_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the hashes a version names whose bytes are not stored yet."""
@@ -280,9 +276,7 @@ class DatasetService:
         with self.db.read() as conn:
             self._row(conn, dataset_id)
             rows = store.missing_blobs(conn, dataset_id, _cursor_text(after), limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return rows, encode_cursor([rows[-1]["sha256"]]) if more else None
+        return page_of(rows, limit, lambda last: [last["sha256"]])
 
     # -- blobs -------------------------------------------------------------------------------
 

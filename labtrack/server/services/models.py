@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from labtrack.server.errors import Conflict, Invalid, LabtrackError, NotFound
 from labtrack.server.services.artifacts import ArtifactService
-from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
+from labtrack.server.services.paging import check_limit, decode_cursor, page_of
 from labtrack.server.services.projects import ProjectService, normalize_name
 from labtrack.server.store import models as store
 from labtrack.server.store import projects as project_store
@@ -117,9 +117,8 @@ class ModelService:
                 flt.project_id = found["id"]
             rows = store.list_models(conn, flt, key, descending, (after[0], str(after[1])) if after else None,
                                      limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return [_decode(r) for r in rows], encode_cursor([rows[-1][key], rows[-1]["id"]]) if more else None
+        rows, next_cursor = page_of(rows, limit, lambda last: [last[key], last["id"]])
+        return [_decode(r) for r in rows], next_cursor
 
     # -- writing ---------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -29,6 +29,17 @@ def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
     if not isinstance(values, list) or len(values) != length:
         raise BadRequest("The cursor is not valid for this list: pass the next_cursor of the previous page unchanged.")
     return values
+
+
+def page_of(rows: list[dict[str, Any]], limit: int,
+            sort_key: Callable[[dict[str, Any]], list[Any]]) -> tuple[list[dict[str, Any]], str | None]:
+    """A page from rows read as `limit + 1`: the first `limit`, and a cursor after the last (None when no more).
+
+    Reading one row past the page tells whether there is a next page without a count query.
+    """
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor(sort_key(rows[-1])) if more else None
 
 
 def check_limit(limit: int, maximum: int = MAX_LIMIT) -> int:
