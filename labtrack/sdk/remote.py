@@ -193,7 +193,18 @@ def create(make: Callable[[ApiClient, dict[str, Any]], T], project_name: str | N
            requirements: str | os.PathLike[str] | Iterable[str] | None, argv: str | Sequence[str] | None,
            working_directory: str | None, task_type: str, tags: Iterable[str] | None,
            client: ApiClient | None) -> T:
-    """`Task.create`: a `created` task holding a file's code and packages, not run."""
+    """`Task.create`: a `created` task holding a file's code and packages, not run.
+
+    Args:
+        make: builds the `Task` handle from the client and the server's record.
+        script / notebook: the file (exactly one); see `script_from_file` and `notebook_script`.
+        requirements: see `read_requirements`.
+        argv: the script's arguments (a list, or one string split as a shell would).
+        working_directory: where the agent runs it (relative to the repository root).
+
+    Raises:
+        ConfigurationError: no file or both, a missing requirements file, argv for a notebook.
+    """
     if (script is None) == (notebook is None):
         raise ConfigurationError("Task.create needs exactly one of script=<path.py> or notebook=<path.ipynb>.")
     if notebook is not None:

@@ -393,43 +393,29 @@ class Task:
                argv: str | Iterable[str] | None = None, working_directory: str | None = None,
                task_type: str = "training", tags: Iterable[str] | None = None,
                client: ApiClient | None = None) -> "Task":
-        """A `created` task from a script or a notebook file, not run (enqueue it for an agent).
+        """A `created` task from a script or a notebook file, not run (see `remote.create`).
 
-        Args:
-            script / notebook: the file (exactly one). A script git tracks is stored as its
-                checkout (repository, commit, diff); any other file's text is stored itself.
-            requirements: a list of requirement lines, a requirements.txt path, or None for this
-                Python's installed packages (what `Task.init` records).
-            argv: the script's command-line arguments (a list, or one string split like a shell).
-            working_directory: where the agent runs it (relative to the repository root).
-
-        Raises:
-            ConfigurationError: no file, both files, a missing requirements file, a bad task_type.
+        `requirements`: a list of lines, a requirements.txt path, or None (this Python's packages).
         """
         if task_type not in TASK_TYPES:
             raise ConfigurationError(f"task_type {task_type!r} is not one of: {', '.join(TASK_TYPES)}")
         return remote.create(lambda c, record: cls(c, record), project_name, task_name, script, notebook,
-                             requirements, None if argv is None else (argv if isinstance(argv, str) else list(argv)),
+                             requirements, argv if argv is None or isinstance(argv, str) else list(argv),
                              working_directory, task_type, tags, client)
 
     @classmethod
     def clone(cls, source_task: "Task | str", name: str | None = None, parent: str | None = None,
               client: ApiClient | None = None) -> "Task":
-        """A `created` copy of a task (code, parameters, configuration) to edit and enqueue.
-
-        `parent` defaults to the source task.
-        """
+        """A `created` copy of a task (code, parameters, configuration); `parent` defaults to the source."""
         client = client or _client_of(source_task)
         return cls(client, remote.clone(client, _id_of(source_task), name, parent))
 
     @classmethod
     def enqueue(cls, task: "Task | str", queue_name: str = remote.DEFAULT_QUEUE, priority: int = 0,
                 client: ApiClient | None = None) -> dict[str, Any]:
-        """Put a created, stopped or failed task in a queue (name or id) for an agent; returns the entry.
+        """Put a created, stopped or failed task in a queue (name or id); returns the entry.
 
-        Raises:
-            Conflict: the task is queued, running or ended otherwise (the message names its status).
-            NotFound: no such queue.
+        Raises `Conflict` (naming the task's status) for any other task, `NotFound` for no such queue.
         """
         if isinstance(task, Task) and task._sender is not None and not task._closed:
             task.flush(wait=True)  # parameters set on this handle reach the server first
@@ -439,25 +425,14 @@ class Task:
                          exit_process: bool = True, priority: int = 0) -> "Task | None":
         """Stop running here and let an agent run this task from the start (ClearML's semantics).
 
-        In a script: everything reported so far is flushed, the task's code and packages are
-        recorded, the task itself is enqueued (its status ends `queued`) and the process exits at
-        this line (unless `exit_process=False`). In a notebook kernel the saved notebook is
-        snapshotted and enqueued, and the kernel stays alive. When this process is the agent's
-        run already (`LABTRACK_TASK_ID`), it does nothing and returns None. `clone=True` enqueues a
-        copy instead and the local run goes on.
-
-        Returns:
-            A handle of the enqueued task (`.wait()`, `.live()`), or None in the remote run.
+        A script exits at this line, its task `queued`; a notebook kernel enqueues its saved
+        notebook and stays; in the agent's run it is a no-op returning None (see `remote.py`).
         """
         task_id = remote.execute_remotely(self, queue_name, exit_process, clone, priority)
         return None if task_id is None else Task(self._client, self.client.get(f"/tasks/{task_id}"))
 
     def wait(self, timeout: float | None = None, poll: float = 1.0) -> str:
-        """Block until the task has ended (completed, failed, stopped, published); return that status.
-
-        Raises:
-            TaskWaitTimeout: (a `TimeoutError` and `LabtrackError`) not ended within `timeout` seconds.
-        """
+        """Block until the task has ended and return that status; `TaskWaitTimeout` after `timeout` s."""
         status = remote.wait(self.client, self.id, timeout, poll)
         self._record["status"] = status
         return status
