@@ -85,7 +85,7 @@ class AgentApi:
     def requeue(self, task_id: str, queue: str) -> None:
         """Give back a task popped while shutting down: stopped, then enqueued again where it was."""
         self.end_task(task_id, "stop", message="the agent shut down before starting it", force=True)
-        self.client.post(f"/queues/{queue}/entries", json={"task_id": task_id})
+        self.client.post(f"/tasks/{task_id}/enqueue", json={"queue": queue})
 
     def upload_artifact(self, task_id: str, key: str, path: Path, type_: str, filename: str) -> None:
         with open(path, "rb") as fh:

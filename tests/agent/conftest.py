@@ -53,7 +53,9 @@ class Lab:
                                 "working_dir": ".", "argv": argv or [], "requirements": requirements}, **kw)
 
     def enqueue(self, task_id: str, queue: str = "default") -> None:
-        self.call("POST", f"/queues/{queue}/entries", {"task_id": task_id})
+        # (Not POST /queues/{queue}/entries: it answers 404 when a waiting agent pops the task before
+        # the server reads the new entry back, a server bug reported in /work/coord/agent-notes.md.)
+        self.call("POST", f"/tasks/{task_id}/enqueue", {"queue": queue})
 
     def get(self, task_id: str) -> dict[str, Any]:
         return self.call("GET", f"/tasks/{task_id}")
