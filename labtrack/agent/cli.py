@@ -53,7 +53,8 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
 
 def agent_command(args: argparse.Namespace) -> int:
     from labtrack import paths
-    from labtrack.agent.daemon import Agent, AgentError, AgentSettings
+    from labtrack.agent.daemon import Agent, AgentError
+    from labtrack.agent.settings import AgentSettings
     from labtrack.sdk.client import ApiClient
     from labtrack.sdk.errors import LabtrackError
 

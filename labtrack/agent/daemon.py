@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -32,28 +31,13 @@ from labtrack.agent.code import CodeCache
 from labtrack.agent.environments import EnvironmentCache
 from labtrack.agent.execution import TaskExecution
 from labtrack.agent.resources import UsageSampler, machine_resources
+from labtrack.agent.settings import AgentSettings
 from labtrack.sdk.client import ApiClient
 from labtrack.sdk.errors import ApiError, Conflict, NotFound, ServerUnreachable, retry_later
 
 
 class AgentError(Exception):
     """The agent can't start or go on (a message for the person who started it)."""
-
-
-@dataclass
-class AgentSettings:
-    queues: list[str]
-    workdir: Path
-    name: str
-    gpus: list[int] | None = None  # None: the child sees every GPU; []: none
-    once: bool = False
-    heartbeat_interval: float = 3.0
-    poll_wait: float = 5.0
-    stop_grace: float = 10.0
-    create_queues: bool = False
-    keep_runs: bool = False
-    console_interval: float = 0.5
-    echo: IO[str] | None = field(default=None, repr=False)  # where the child's output is copied (the agent's stdout)
 
 
 def log(text: str) -> None:

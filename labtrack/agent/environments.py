@@ -200,9 +200,11 @@ class EnvironmentCache:
         for line in notes:
             note(line)
         if not missing:
-            note(f"environment {path.name}: " + (f"all {len(lines)} requirements are already installed; nothing to download" if lines else "no requirements"))
+            note(f"environment {path.name}: " + ("all requirements are already installed; nothing to download"
+                                                 if lines else "no requirements"))
             return []
-        note(f"environment {path.name}: installing {len(missing)} of {len(lines)} requirements: "
+        wanted = sum(not line.startswith("-") for line in lines)
+        note(f"environment {path.name}: installing {len(missing)} of {wanted} requirements: "
              + ", ".join(missing[:10]) + (" …" if len(missing) > 10 else ""))
         req_file = path / "labtrack-requirements.txt"
         req_file.write_text("".join(f"{line}\n" for line in options + missing))

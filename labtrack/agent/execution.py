@@ -16,17 +16,17 @@ import signal
 import threading
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from labtrack.agent.code import Code, CodeError, materialise
+from labtrack.agent.api import AgentApi
+from labtrack.agent.code import Code, CodeCache, CodeError, materialise
 from labtrack.agent.console import ConsoleStream
-from labtrack.agent.environments import Environment, EnvironmentError_
+from labtrack.agent.environments import Environment, EnvironmentCache, EnvironmentError_
 from labtrack.agent.notebooks import inject_parameters, notebook_parameters
 from labtrack.agent.runner import ChildProcess, ChildResult
+from labtrack.agent.settings import AgentSettings
+from labtrack.sdk.client import ApiClient
 from labtrack.sdk.errors import ApiError, ServerUnreachable
-
-if TYPE_CHECKING:
-    from labtrack.agent.daemon import Agent
 
 EXECUTED_NOTEBOOK = "executed_notebook"  # the artifact key JupyterLab's "Open result" looks for
 # Settings of the agent's own process that must not leak into a task's process.
@@ -42,10 +42,21 @@ def exit_reason(code: int) -> str:
     return f"exit code {code}"
 
 
+class AgentContext(Protocol):
+    """What a task run needs of its agent (the daemon's `Agent`)."""
+
+    client: ApiClient
+    api: AgentApi
+    settings: AgentSettings
+    hostname: str
+    code_cache: CodeCache
+    envs: EnvironmentCache
+
+
 class TaskExecution:
     """Runs one popped task to its end; `request_stop` may be called from any thread."""
 
-    def __init__(self, agent: "Agent", task: dict[str, Any], queue: dict[str, Any]):
+    def __init__(self, agent: AgentContext, task: dict[str, Any], queue: dict[str, Any]):
         self.agent = agent
         self.task = task
         self.task_id: str = task["id"]
