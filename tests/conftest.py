@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 import requests
@@ -184,3 +184,34 @@ def server_factory(tmp_path: Path):
     yield factory
     for server in made:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server (tests/s3_fixtures.py), started on first use and shared by the session.
+
+    Tests keep apart by bucket and by a random prefix each, so one server serves them all.
+    """
+    from s3_fixtures import moto_server
+
+    with moto_server(free_port()) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def client_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A LABTRACK_HOME of the SDK client's own (staging records, the dataset and model caches under it)."""
+    home = tmp_path / "client-home"
+    home.mkdir()
+    monkeypatch.setenv("LABTRACK_HOME", str(home))
+    monkeypatch.delenv("LABTRACK_DATASET_CACHE", raising=False)
+    monkeypatch.delenv("LABTRACK_MODEL_CACHE", raising=False)
+    return home
+
+
+@pytest.fixture
+def client(tracking_server: TrackingServer, client_home: Path) -> Any:
+    """An SDK ApiClient bound to `tracking_server`, with its own LABTRACK_HOME."""
+    from labtrack.sdk.client import ApiClient
+
+    return ApiClient(tracking_server.url, tracking_server.api_key)

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator
 
 import pytest
-import requests
 from dataset_helpers import client_for, read_tree, write_tree
 from event_loops import run_in_own_loop
-from polling import wait_for
+from s3_fixtures import use_s3
 
 from labtrack.sdk.datasets import Dataset
 from labtrack.server.storage import FsspecStorage
@@ -23,41 +20,10 @@ from labtrack.server.storage.blobs import BlobStore, HashMismatch
 BUCKET = "labtrack-datasets"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from tests.conftest import free_port
-
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(endpoint, timeout=1).status_code < 500
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(up, timeout=30, what="moto's S3 server to answer")
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 @pytest.fixture
 def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A boto3 client of the moto server with the bucket made; the AWS_* environment points at it."""
-    import boto3
-
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": s3_endpoint}.items():
-        monkeypatch.setenv(name, value)  # s3fs here and the server process both read them
-    client = boto3.client("s3", endpoint_url=s3_endpoint)
-    if BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
-        client.create_bucket(Bucket=BUCKET)
-    return client
+    return use_s3(s3_endpoint, monkeypatch, BUCKET)  # s3fs here and the server process both read it
 
 
 def _keys(s3: Any, prefix: str) -> dict[str, int]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import threading
 import time
 from typing import Iterator
@@ -15,47 +13,18 @@ from typing import Iterator
 import psutil
 import pytest
 import requests
-from polling import wait_for
+from s3_fixtures import use_s3
 from server_helpers import Api, error
 
-from tests.conftest import TrackingServer, free_port
+from tests.conftest import TrackingServer
 
 MIB = 1024 * 1024
 BUCKET = "labtrack-artifacts"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(endpoint, timeout=1).status_code < 500
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(up, timeout=30, what="moto's S3 server to answer")
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 @pytest.fixture
 def s3_server(s3_endpoint: str, server_factory, monkeypatch) -> TrackingServer:
-    import boto3
-
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": s3_endpoint}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)  # the server process inherits them
-    client = boto3.client("s3", endpoint_url=s3_endpoint)
-    if BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
-        client.create_bucket(Bucket=BUCKET)
+    use_s3(s3_endpoint, monkeypatch, BUCKET)  # the server process inherits the AWS_* environment
     server = server_factory("sqlite", ["--artifacts", f"s3://{BUCKET}/{os.urandom(4).hex()}",
                                        "--max-artifact-bytes", str(64 * MIB)])
     server.start()
