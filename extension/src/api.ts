@@ -6,15 +6,23 @@
 import {
   IArtifact,
   IConsoleLine,
+  IDataset,
+  IDatasetFile,
+  IDatasetUser,
   ILabtrackConfig,
   IMetricInfo,
+  IModel,
+  IModelDetail,
   IPage,
   IPlotEvent,
   IProject,
+  IQueue,
+  IQueueEntry,
   IScalarSeries,
   ITableEvent,
   ITask,
-  ITrackResponse
+  ITrackResponse,
+  IWorker
 } from './tokens';
 import { apiGet, postJSON, requestAPI, requestRaw } from './request';
 
@@ -233,4 +241,136 @@ export async function fetchArtifactBlob(taskId: string, key: string): Promise<Bl
     { method: 'GET' }
   );
   return response.blob();
+}
+
+/** Every page of a cursor-paged list, up to `maxPages` (lists never return unbounded pages). */
+async function allPages<T>(
+  read: (cursor?: string) => Promise<IPage<T>>,
+  maxPages: number
+): Promise<{ items: T[]; complete: boolean }> {
+  const items: T[] = [];
+  let cursor: string | undefined = undefined;
+  for (let i = 0; i < maxPages; i++) {
+    const page: IPage<T> = await read(cursor);
+    items.push(...page.items);
+    if (!page.next_cursor) {
+      return { items, complete: true };
+    }
+    cursor = page.next_cursor;
+  }
+  return { items, complete: false };
+}
+
+/** Dataset versions, newest first: every project's, or one project's (by name). */
+export function listDatasets(
+  project?: string,
+  maxPages = 10,
+  limit = 1000
+): Promise<{ items: IDataset[]; complete: boolean }> {
+  return allPages(
+    cursor => apiGet<IPage<IDataset>>('datasets', { project, limit, cursor }),
+    maxPages
+  );
+}
+
+export function getDataset(id: string): Promise<IDataset> {
+  return apiGet<IDataset>(`datasets/${id}`);
+}
+
+/** One page of a version's manifest, by path. */
+export function listDatasetFiles(
+  id: string,
+  cursor?: string | null,
+  limit = 2000
+): Promise<IPage<IDatasetFile>> {
+  return apiGet<IPage<IDatasetFile>>(`datasets/${id}/files`, {
+    limit,
+    cursor: cursor ?? undefined
+  });
+}
+
+/** A version's whole manifest (for the diff), 10,000 entries a request. */
+export async function allDatasetFiles(id: string): Promise<IDatasetFile[]> {
+  const { items } = await allPages(cursor => listDatasetFiles(id, cursor, 10000), 1000);
+  return items;
+}
+
+/** This version, then its ancestors, nearest first. */
+export async function getDatasetLineage(id: string): Promise<IDataset[]> {
+  const page = await apiGet<{ items: IDataset[] }>(`datasets/${id}/lineage`);
+  return page.items;
+}
+
+/** The tasks that recorded the version as an input, newest first. */
+export async function getDatasetUsers(id: string): Promise<IDatasetUser[]> {
+  const page = await apiGet<{ items: IDatasetUser[] }>(`datasets/${id}/tasks`, { limit: 1000 });
+  return page.items;
+}
+
+/** Filters of the model registry list. */
+export interface IModelQuery {
+  project: string;
+  search: string;
+  tags: string[];
+  frameworks: string[];
+}
+
+export function listModels(
+  query: IModelQuery,
+  cursor?: string | null,
+  limit = 200
+): Promise<IPage<IModel>> {
+  return apiGet<IPage<IModel>>('models', {
+    project: query.project,
+    search: query.search.trim(),
+    tags: query.tags.join(','),
+    framework: query.frameworks.join(','),
+    sort: '-created',
+    limit,
+    cursor: cursor ?? undefined
+  });
+}
+
+export function getModel(id: string): Promise<IModelDetail> {
+  return apiGet<IModelDetail>(`models/${id}`);
+}
+
+export async function listQueues(): Promise<IQueue[]> {
+  const page = await apiGet<IPage<IQueue>>('queues', { limit: 1000 });
+  return page.items;
+}
+
+/** The tasks waiting in a queue, in pop order. */
+export async function listQueueEntries(queue: string): Promise<IQueueEntry[]> {
+  const page = await apiGet<IPage<IQueueEntry>>(`queues/${encodeURIComponent(queue)}/entries`, {
+    limit: 1000
+  });
+  return page.items;
+}
+
+/** Move a waiting task: `top`, `bottom` or a 0-based index in pop order. */
+export function moveQueueEntry(
+  queue: string,
+  taskId: string,
+  position: 'top' | 'bottom' | number
+): Promise<IQueueEntry> {
+  return apiSend<IQueueEntry>('PATCH', `queues/${encodeURIComponent(queue)}/entries/${taskId}`, {
+    position
+  });
+}
+
+/** Take a task out of its queue (it goes back to `created`). */
+export function removeQueueEntry(queue: string, taskId: string): Promise<void> {
+  return apiSend<void>('DELETE', `queues/${encodeURIComponent(queue)}/entries/${taskId}`);
+}
+
+/** Put a created, stopped or failed task in a queue (id or name). */
+export function enqueueTask(taskId: string, queue: string): Promise<ITask> {
+  return apiSend<ITask>('POST', `tasks/${taskId}/enqueue`, { queue });
+}
+
+/** Active workers (`status=all` adds the ones gone). */
+export async function listWorkers(status: 'active' | 'all' = 'active'): Promise<IWorker[]> {
+  const page = await apiGet<IPage<IWorker>>('workers', { status, limit: 1000 });
+  return page.items;
 }

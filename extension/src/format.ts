@@ -8,6 +8,19 @@ export function splitMetricKey(key: string): [string, string] {
   return [key.slice(0, slash), key.slice(slash + 1)];
 }
 
+/** Every `metric/variant` key the tasks reported (system gauges included), sorted. */
+export function allMetricKeys(tasks: ITask[]): string[] {
+  const keys = new Set<string>();
+  for (const task of tasks) {
+    for (const [metric, variants] of Object.entries(task.last_metrics ?? {})) {
+      for (const variant of Object.keys(variants)) {
+        keys.add(`${metric}/${variant}`);
+      }
+    }
+  }
+  return [...keys].sort();
+}
+
 /** A task's last/min/max of the series `metric/variant`, or null when it has none. */
 export function metricStat(
   task: ITask,

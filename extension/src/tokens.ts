@@ -31,6 +31,17 @@ export namespace CommandIDs {
   export const deleteTasks = 'labtrack:delete-tasks';
   export const createProject = 'labtrack:create-project';
   export const toggleArchived = 'labtrack:toggle-archived';
+  // Datasets and models panels.
+  export const openDatasets = 'labtrack:open-datasets';
+  export const refreshDatasets = 'labtrack:refresh-datasets';
+  export const openDataset = 'labtrack:open-dataset';
+  export const openModels = 'labtrack:open-models';
+  export const refreshModels = 'labtrack:refresh-models';
+  export const openModel = 'labtrack:open-model';
+  // Queues panel and the enqueue run action.
+  export const openQueues = 'labtrack:open-queues';
+  export const refreshQueues = 'labtrack:refresh-queues';
+  export const enqueueTasks = 'labtrack:enqueue-tasks';
 }
 
 /** The run actions in menu order (null: a separator). */
@@ -40,6 +51,7 @@ export const RUN_ACTIONS: Array<string | null> = [
   CommandIDs.moveTasks,
   null,
   CommandIDs.cloneTasks,
+  CommandIDs.enqueueTasks,
   CommandIDs.abortTasks,
   CommandIDs.publishTasks,
   null,
@@ -209,6 +221,109 @@ export interface IArtifact {
   metadata: Record<string, unknown>;
   created: string;
   external: boolean;
+}
+
+/** A dataset version (`GET /datasets`, docs/api.md#datasets-and-blobs). */
+export interface IDataset {
+  id: string;
+  project: string;
+  project_id: string;
+  name: string;
+  version: string;
+  state: 'draft' | 'final';
+  description: string;
+  user: string;
+  file_count: number;
+  total_size: number;
+  created: string;
+  finalized: string | null;
+  parents: string[];
+}
+
+/** One manifest entry of a version. */
+export interface IDatasetFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** A task that recorded a version as its input (`GET /datasets/{id}/tasks`). */
+export interface IDatasetUser {
+  task_id: string;
+  name: string;
+  alias: string;
+  recorded: string;
+}
+
+/** A registered model (`GET /models`, docs/api.md#models). */
+export interface IModel {
+  id: string;
+  name: string;
+  project: string;
+  project_id: string;
+  framework: string;
+  comment: string;
+  task: { id: string; name: string | null } | null;
+  user: string;
+  tags: string[];
+  labels: Record<string, number>;
+  metadata: Record<string, { value: string; type: string }>;
+  uri: string;
+  filename: string;
+  size: number | null;
+  sha256: string | null;
+  published: boolean;
+  created: string;
+  last_update: string;
+  published_at: string | null;
+}
+
+/** `GET /models/{id}`: the model and the tasks that used it. */
+export interface IModelDetail extends IModel {
+  used_by: Array<{ task_id: string; name: string; status: string; link_name: string; recorded: string }>;
+  used_by_count: number;
+}
+
+/** A queue of tasks waiting for an agent (`GET /queues`). */
+export interface IQueue {
+  id: string;
+  name: string;
+  description: string;
+  created: string;
+  pending: number;
+  /** Ids of the active workers that pull it. */
+  workers: string[];
+}
+
+/** A task waiting in a queue, in pop order (`GET /queues/{queue}/entries`). */
+export interface IQueueEntry {
+  task_id: string;
+  queue: string;
+  priority: number;
+  enqueued: string;
+  task: { id: string; name: string; project: string; status: string; user: string };
+}
+
+/** An agent (`GET /workers`): what it pulls, runs and uses. */
+export interface IWorker {
+  id: string;
+  name: string;
+  queues: string[];
+  status: 'active' | 'gone';
+  registered: string;
+  last_heartbeat: string;
+  current_task: { id: string; name: string; status: string } | null;
+  resources: {
+    hostname?: string;
+    cpu_count?: number;
+    memory_total?: number;
+    gpus?: Array<{ index?: number; name?: string; memory_total?: number }>;
+  };
+  usage: {
+    cpu_percent?: number | null;
+    memory_used?: number | null;
+    gpus?: Array<{ index?: number; utilization?: number | null; memory_used?: number | null }>;
+  } | null;
 }
 
 /** `GET /labtrack/config` from the server extension. */

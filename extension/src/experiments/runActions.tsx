@@ -13,14 +13,16 @@ import {
   cloneTask,
   createProject,
   deleteTask,
+  enqueueTask,
   ITaskPatch,
   listAllProjects,
+  listQueues,
   patchTask,
   taskAction
-} from './api';
-import { runLabel, statusLabel } from './format';
-import { LabtrackError } from './request';
-import { IProject, ITask } from './tokens';
+} from '../api';
+import { runLabel, statusLabel } from '../format';
+import { LabtrackError } from '../request';
+import { IProject, ITask } from '../tokens';
 
 /** What an action did, for the caller to refresh lists and views. */
 export interface IActionOutcome {
@@ -36,6 +38,8 @@ export interface IActionOutcome {
 
 /** Statuses in which a run's process may still be running and can be asked to stop. */
 export const ABORTABLE = new Set(['created', 'queued', 'in_progress']);
+/** Statuses the server can put in a queue from. */
+export const ENQUEUABLE = new Set(['created', 'stopped', 'failed']);
 /** Statuses the server can publish from. */
 export const PUBLISHABLE = new Set(['completed', 'stopped']);
 
@@ -292,6 +296,36 @@ export async function abortRuns(tasks: ITask[]): Promise<IActionOutcome> {
       `Asked ${describe(asked)} to stop: ${asked.length === 1 ? 'it ends' : 'they end'} at the next contact.`,
       { autoClose: 5000 }
     );
+  }
+  return { changed, removed: [] };
+}
+
+/** Put runs in a queue the user picks, for an agent to run (docs/api.md, queues). */
+export async function enqueueRuns(tasks: ITask[]): Promise<IActionOutcome> {
+  const todo = tasks.filter(t => ENQUEUABLE.has(t.status));
+  let queues: string[];
+  try {
+    queues = (await listQueues()).map(q => q.name);
+  } catch (error) {
+    Notification.error(`Could not list the queues: ${messageOf(error)}`, { autoClose: false });
+    return EMPTY;
+  }
+  const picked = await InputDialog.getItem({
+    title: `Enqueue ${describe(todo)}`,
+    label: 'Queue (an agent pulling it runs them)',
+    items: queues,
+    current: queues.includes('default') ? 'default' : queues[0],
+    okLabel: 'Enqueue'
+  });
+  if (!picked.button.accept || !picked.value) {
+    return EMPTY;
+  }
+  const queue = picked.value;
+  const changed = await settle('enqueue', todo, t => enqueueTask(t.id, queue));
+  if (changed.length) {
+    Notification.success(`Enqueued ${describe(todo.filter(t => changed.includes(t.id)))} in ${queue}.`, {
+      autoClose: 4000
+    });
   }
   return { changed, removed: [] };
 }

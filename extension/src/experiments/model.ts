@@ -4,10 +4,11 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ITaskQuery, listAllProjects, listChangedTasks, listTasks } from './api';
+import { ITaskQuery, listAllProjects, listChangedTasks, listTasks } from '../api';
 import { mergeChanges, newestOf, newestStamp, updatedAfterParam } from './live';
-import { LabtrackError } from './request';
-import { IProject, ITask } from './tokens';
+import { allMetricKeys } from '../format';
+import { LabtrackError } from '../request';
+import { IProject, ITask } from '../tokens';
 
 /** Rows fetched per server page; the list asks for the next page near its end. */
 export const PAGE_SIZE = 200;
@@ -283,15 +284,7 @@ export class ExperimentsModel {
 
   /** Names of every `metric/variant` seen in the loaded tasks (for "sort by metric"). */
   metricKeys(): string[] {
-    const keys = new Set<string>();
-    for (const task of this.tasks.slice(0, 2000)) {
-      for (const [metric, variants] of Object.entries(task.last_metrics ?? {})) {
-        for (const variant of Object.keys(variants)) {
-          keys.add(`${metric}/${variant}`);
-        }
-      }
-    }
-    return [...keys].sort();
+    return allMetricKeys(this.tasks.slice(0, 2000));
   }
 
   toggleSelected(id: string, on?: boolean): void {

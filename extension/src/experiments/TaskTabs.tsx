@@ -14,7 +14,7 @@ import {
 import { bytes, dateTime } from '../format';
 import { themeFigure } from '../plotting';
 import { IArtifact, IConsoleLine, IPlotEvent, ITableEvent, ITask } from '../tokens';
-import { PlotlyDiv } from './PlotlyDiv';
+import { PlotlyDiv } from '../components/PlotlyDiv';
 
 /** Plots (rendered by plotly) and tables the task logged. */
 export function PlotsTab(props: { task: ITask; tick: number }): JSX.Element {

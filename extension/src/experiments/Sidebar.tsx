@@ -5,13 +5,13 @@
 import * as React from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 
-import { ExperimentsModel } from '../model';
+import { ExperimentsModel } from './model';
 import { relativeTime, runName, shortId, statusLabel } from '../format';
 import { ITask, TASK_STATUSES } from '../tokens';
 import { userLastIteration, userMetricKeys } from '../charts/system';
 import { MetricCell, MetricColumnPicker, useMetricColumn } from './MetricColumn';
-import { StatusIcon } from './StatusIcon';
-import { VirtualList } from './VirtualList';
+import { StatusIcon } from '../components/StatusIcon';
+import { VirtualList } from '../components/VirtualList';
 
 const ROW_HEIGHT = 46;
 

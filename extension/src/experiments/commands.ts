@@ -13,23 +13,25 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Menu } from '@lumino/widgets';
 
-import { getTasksByIds } from './api';
+import { getTasksByIds } from '../api';
 import { ExperimentsModel } from './model';
 import {
   ABORTABLE,
+  ENQUEUABLE,
   IActionOutcome,
   PUBLISHABLE,
   abortRuns,
   cloneRuns,
   deleteRuns,
   editRunTags,
+  enqueueRuns,
   moveRuns,
   newProject,
   publishRuns,
   renameRun,
   setRunsArchived
 } from './runActions';
-import { CommandIDs, ITask, RUN_ACTIONS } from './tokens';
+import { CommandIDs, ITask, RUN_ACTIONS } from '../tokens';
 
 /** What the commands need from the plugin. */
 export interface IRunCommandsHost {
@@ -90,6 +92,15 @@ const ACTIONS: IRunAction[] = [
     caption: 'A new draft (created) with the same code, parameters and configuration',
     applies: () => true,
     run: cloneRuns
+  },
+  {
+    id: CommandIDs.enqueueTasks,
+    label: 'Enqueue…',
+    palette: 'Enqueue Experiments…',
+    caption: 'Put the runs in a queue for an agent to run (created, stopped or failed runs)',
+    applies: task => ENQUEUABLE.has(task.status),
+    onlyWhenApplicable: true,
+    run: enqueueRuns
   },
   {
     id: CommandIDs.abortTasks,

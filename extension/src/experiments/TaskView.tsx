@@ -13,7 +13,7 @@ import { dateTime, duration, num, runLabel, runName, shortId, statusLabel } from
 import { ILabtrackSettings, IMetricInfo, IRuntime, IScript, ITask } from '../tokens';
 import { isSystemMetric, userLastIteration } from '../charts/system';
 import { ScalarsTab } from './ScalarsTab';
-import { StatusIcon } from './StatusIcon';
+import { StatusIcon } from '../components/StatusIcon';
 import { ArtifactsTab, CodeTab, ConsoleTab, PlotsTab } from './TaskTabs';
 
 const TABS = [

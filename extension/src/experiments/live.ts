@@ -2,9 +2,9 @@
  * The cheap live refresh of the experiment list: merge the tasks the server reports as changed
  * since a cursor into the loaded rows, without re-reading the rows that did not change.
  */
-import { ITaskQuery } from './api';
-import { metricStat } from './format';
-import { ITask } from './tokens';
+import { ITaskQuery } from '../api';
+import { metricStat } from '../format';
+import { ITask } from '../tokens';
 
 /**
  * How far behind the newest `last_update` seen the next poll starts. Two writers can stamp

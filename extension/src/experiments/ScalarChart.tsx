@@ -21,7 +21,7 @@ import {
   xAxisLayout,
   XAxisMode
 } from '../charts/xaxis';
-import { PlotlyDiv } from './PlotlyDiv';
+import { PlotlyDiv } from '../components/PlotlyDiv';
 
 /** Raw points fetched for a zoomed range before falling back to buckets. */
 const RAW_LIMIT = 10000;

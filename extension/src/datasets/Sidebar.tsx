@@ -1,0 +1,188 @@
+/**
+ * The Datasets left panel: projects, their datasets and each dataset's versions (state, files,
+ * size), filtered by project and name; a click opens the version's page.
+ */
+import * as React from 'react';
+
+import { bytes, relativeTime } from '../format';
+import { IDataset } from '../tokens';
+import { ErrorBox, SidePanel, StaleBadge, useSignal } from '../components/panel';
+import { VirtualList } from '../components/VirtualList';
+import { DatasetRow, DatasetsModel } from './model';
+
+const ROW_HEIGHT = 34;
+
+/** "final" or "draft", as a small badge. */
+export function StateBadge(props: { dataset: IDataset }): JSX.Element {
+  const { state } = props.dataset;
+  return (
+    <span
+      className={`lt-badge lt-ds-state lt-ds-${state}`}
+      title={state === 'final' ? 'Final: immutable' : 'Draft: files can still change'}
+    >
+      {state}
+    </span>
+  );
+}
+
+/** "12 files · 3.4 KB". */
+export function filesAndSize(d: IDataset): string {
+  return `${d.file_count.toLocaleString()} file${d.file_count === 1 ? '' : 's'} · ${bytes(d.total_size)}`;
+}
+
+function Row(props: {
+  row: DatasetRow;
+  model: DatasetsModel;
+  openDataset: (id: string) => void;
+}): JSX.Element {
+  const { row, model, openDataset } = props;
+  if (row.kind === 'project') {
+    return (
+      <div className="lt-ds-row lt-ds-project" data-project={row.project}>
+        <span className="lt-ds-project-name">{row.project}</span>
+        <span className="lt-dim">
+          {row.datasets} dataset{row.datasets === 1 ? '' : 's'}
+        </span>
+      </div>
+    );
+  }
+  if (row.kind === 'dataset') {
+    const latest = row.versions[0];
+    return (
+      <div
+        className="lt-ds-row lt-ds-dataset"
+        data-dataset={row.name}
+        role="button"
+        aria-expanded={row.open}
+        onClick={() => model.toggle(row.key, row.open)}
+        title={`${row.project} / ${row.name}: ${row.versions.length} version(s)`}
+      >
+        <span className="lt-ds-caret">{row.open ? '▾' : '▸'}</span>
+        <span className="lt-ds-name">{row.name}</span>
+        <span className="lt-spacer" />
+        <span className="lt-dim">
+          {row.versions.length} version{row.versions.length === 1 ? '' : 's'} · {bytes(latest.total_size)}
+        </span>
+      </div>
+    );
+  }
+  const d = row.dataset;
+  return (
+    <div
+      className="lt-ds-row lt-ds-version"
+      data-dataset-id={d.id}
+      data-version={d.version}
+      onClick={() => openDataset(d.id)}
+      title={`${d.project} / ${d.name} version ${d.version} (${d.state}${row.latest ? ', the latest' : ''})\n${d.id}${d.description ? `\n${d.description}` : ''}`}
+    >
+      <span className="lt-ds-version-label">v{d.version}</span>
+      <StateBadge dataset={d} />
+      <span className="lt-spacer" />
+      <span className="lt-ds-files">{filesAndSize(d)}</span>
+      <span className="lt-dim lt-ds-age">{relativeTime(d.created)}</span>
+    </div>
+  );
+}
+
+export function DatasetsSidebarView(props: {
+  model: DatasetsModel;
+  openDataset: (id: string) => void;
+}): JSX.Element {
+  const { model, openDataset } = props;
+  useSignal(model.changed);
+  const rows = model.rows();
+  let body: JSX.Element;
+  if (model.error) {
+    body = (
+      <ErrorBox
+        title="labtrack cannot load datasets"
+        message={model.error}
+        onRetry={() => void model.load()}
+      />
+    );
+  } else if (!model.loading && model.versions.length === 0) {
+    body = (
+      <div className="lt-empty">
+        No datasets yet. Create one from Python with{' '}
+        <code>Dataset.create(dataset_name=…, dataset_project=…)</code>, or with{' '}
+        <code>labtrack data create</code>.
+      </div>
+    );
+  } else if (!model.loading && rows.length === 0) {
+    body = <div className="lt-empty">No datasets match this filter.</div>;
+  } else {
+    body = (
+      <VirtualList
+        items={rows}
+        rowHeight={ROW_HEIGHT}
+        className="lt-ds-list"
+        renderRow={row => <Row row={row} model={model} openDataset={openDataset} />}
+      />
+    );
+  }
+  return (
+    <div className="lt-panel lt-datasets">
+      <div className="lt-header">
+        <span className="lt-title">Datasets</span>
+        <StaleBadge reason={model.stale} onRetry={() => void model.load()} />
+        <span className="lt-spacer" />
+        <button
+          className="lt-button lt-panel-refresh"
+          title="Reload the dataset versions"
+          onClick={() => void model.load()}
+        >
+          ⟳ Refresh
+        </button>
+      </div>
+      <div className="lt-filters">
+        <div className="lt-row">
+          <label className="lt-label">Project</label>
+          <select
+            className="lt-select lt-ds-project-filter"
+            aria-label="Dataset project"
+            value={model.project}
+            onChange={event => model.setFilter({ project: event.target.value })}
+          >
+            <option value="">all projects</option>
+            {model.projects().map(p => (
+              <option key={p} value={p}>
+                {p}
+              </option>
+            ))}
+          </select>
+        </div>
+        <input
+          className="lt-input lt-ds-search"
+          type="search"
+          placeholder="Search datasets"
+          value={model.search}
+          onChange={event => model.setFilter({ search: event.target.value })}
+        />
+      </div>
+      <div className="lt-selection-bar">
+        <span className="lt-count">
+          {model.versions.length.toLocaleString()}
+          {model.complete ? '' : '+'} version{model.versions.length === 1 ? '' : 's'}
+          {model.loading ? ' · loading…' : ''}
+        </span>
+      </div>
+      {body}
+    </div>
+  );
+}
+
+export class DatasetsSidebar extends SidePanel {
+  constructor(
+    readonly model: DatasetsModel,
+    private readonly openDataset: (id: string) => void
+  ) {
+    super();
+    this.id = 'labtrack-datasets';
+    this.addClass('lt-panel-widget');
+    this.title.caption = 'labtrack datasets';
+  }
+
+  render(): JSX.Element {
+    return <DatasetsSidebarView model={this.model} openDataset={this.openDataset} />;
+  }
+}
