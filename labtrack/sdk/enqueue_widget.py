@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import html
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import ipywidgets as widgets
 
@@ -28,12 +28,25 @@ from labtrack.sdk import remote
 from labtrack.sdk.client import ApiClient
 from labtrack.sdk.errors import LabtrackError
 from labtrack.sdk.params import decode_value, encode_value
-from labtrack.sdk.task import Task
 from labtrack.sdk.widgets import LiveScalars
 
-__all__ = ["Enqueue"]
+__all__ = ["Enqueue", "TaskClass"]
 
 ENQUEUEABLE = ("created", "stopped", "failed")
+
+
+class TaskClass(Protocol):
+    """The `Task` class methods the widget uses, handed in (this module sits below `task.py`)."""
+
+    # Called with keywords as `Task`'s classmethods take them: current_task(), get_task(id, client=),
+    # clone(task, client=), enqueue(task, queue_name=, client=).
+    def current_task(self) -> Any: ...
+
+    def get_task(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def clone(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def _field_for(name: str, value: Any) -> widgets.Widget:
@@ -55,12 +68,13 @@ class Enqueue(widgets.VBox):
 
     Args:
         task: a `Task`, a task id, or None for this process's current task.
+        tasks: the `Task` class (`labtrack.widgets.Enqueue` and `task.enqueue_widget()` pass it).
         queue_name: the queue selected at first (default: `default`).
         refresh_seconds: how often the queue counts and the remote status are read.
         client: the `ApiClient` to use (default: the task's, else from the environment).
     """
 
-    def __init__(self, task: Task | str | None = None, queue_name: str = remote.DEFAULT_QUEUE,
+    def __init__(self, task: Any, tasks: TaskClass, queue_name: str = remote.DEFAULT_QUEUE,
                  refresh_seconds: float = 2.0, client: ApiClient | None = None):
         self.queue = widgets.Dropdown(description="Queue", options=[(queue_name, queue_name)], value=queue_name)
         self.button = widgets.Button(description="Enqueue", button_style="primary", icon="play")
@@ -75,9 +89,10 @@ class Enqueue(widgets.VBox):
         self._types: dict[str, str] = {}  # each text field's parameter type (see params.py)
         self._queue_name = queue_name
         self._worker_names: dict[str, str] = {}
-        self._task = Task.current_task() if task is None else task
-        self._client = client or (self._task.client if isinstance(self._task, Task) and not self._task.offline
-                                  else ApiClient.from_environment())
+        self._tasks = tasks
+        self._task = tasks.current_task() if task is None else task
+        self._client = client or (self._task.client if self._task is not None and not isinstance(self._task, str)
+                                  and not self._task.offline else ApiClient.from_environment())
         self._params = widgets.VBox()
         super().__init__([widgets.HBox([self.queue, self.button]), self._params, self.status])
         self.button.on_click(lambda _button: self.enqueue())
@@ -123,9 +138,9 @@ class Enqueue(widgets.VBox):
         return task_id
 
     def _enqueue_task(self, queue_name: str) -> str:
-        task = self._task if isinstance(self._task, Task) else Task.get_task(self._task, client=self._client)
+        task = self._handle()
         params = self.parameters()
-        if task is Task.current_task() and not task._closed:
+        if task is self._tasks.current_task() and not task._closed:
             if params:
                 task.set_parameters(params)
             handed = task.execute_remotely(queue_name=queue_name, exit_process=False)
@@ -133,22 +148,24 @@ class Enqueue(widgets.VBox):
             return handed.id
         status = task.status
         if status not in ENQUEUEABLE:
-            task = Task.clone(task, client=self._client)  # a finished run is run again as a copy
+            task = self._tasks.clone(task, client=self._client)  # a finished run is run again as a copy
         if params:
             task.set_parameters(params)
-        Task.enqueue(task, queue_name=queue_name, client=self._client)
-        return task.id
+        self._tasks.enqueue(task, queue_name=queue_name, client=self._client)
+        return str(task.id)
 
     # -- display -------------------------------------------------------------------------------
 
     def _task_id(self) -> str:
-        return self._task.id if isinstance(self._task, Task) else str(self._task)
+        return self._task if isinstance(self._task, str) else str(self._task.id)
+
+    def _handle(self) -> Any:
+        """The `Task` (a handle read from the server when the widget was given an id)."""
+        return self._tasks.get_task(self._task, client=self._client) if isinstance(self._task, str) else self._task
 
     def _show_parameters(self) -> None:
-        task = self._task
         try:
-            handle = task if isinstance(task, Task) else Task.get_task(task, client=self._client)
-            values = handle.get_parameters()
+            values = self._handle().get_parameters()
         except LabtrackError as exc:
             self._fail(f"could not read the task's parameters: {exc}")
             return

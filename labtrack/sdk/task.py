@@ -441,7 +441,7 @@ class Task:
         """A notebook widget to pick a queue, edit this task's parameters, enqueue it and follow it."""
         from labtrack.sdk.enqueue_widget import Enqueue
 
-        return Enqueue(self, **kw)
+        return Enqueue(self, Task, **kw)
 
     # -- reporting -----------------------------------------------------------------------------
 

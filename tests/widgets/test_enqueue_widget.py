@@ -15,8 +15,8 @@ import requests
 from polling import wait_for
 
 from labtrack.sdk.client import ApiClient
-from labtrack.sdk.enqueue_widget import Enqueue
 from labtrack.sdk.task import Task
+from labtrack.widgets import Enqueue
 
 SCRIPT = """\
 import labtrack
@@ -158,7 +158,7 @@ def test_problems_show_in_the_widget_not_as_exceptions(api, client, opened, tmp_
 
     api.call("POST", "/queues", {"name": "temp"}, 201)
     task = _task(client, tmp_path)
-    widget = Enqueue(task, refresh_seconds=0.2, client=client)
+    widget = task.enqueue_widget(refresh_seconds=0.2, client=client)
     opened.append(widget)
     wait_for(lambda: "temp" in [v for _, v in widget.queue.options], timeout=20, what="the temp queue")
     widget.queue.value = "temp"
