@@ -238,8 +238,12 @@ def clone(client: ApiClient, source_id: str, name: str | None, parent: str | Non
 
 
 def enqueue(client: ApiClient, task_id: str, queue_name: str = DEFAULT_QUEUE, priority: int = 0) -> dict[str, Any]:
-    """Put a created, stopped or failed task in a queue (by name or id); returns the queue entry."""
-    return client.post(f"/queues/{queue_name}/entries", json={"task_id": task_id, "priority": int(priority)})
+    """Put a created, stopped or failed task in a queue (by name or id); returns the task's record.
+
+    The task's own action route, not `POST /queues/{q}/entries`: that one reads the new entry back
+    after enqueueing, and answers 404 when a long-polling agent has popped the task in between.
+    """
+    return client.post(f"/tasks/{task_id}/enqueue", json={"queue": queue_name, "priority": int(priority)})
 
 
 def wait(client: ApiClient, task_id: str, timeout: float | None = None, poll: float = 1.0) -> str:

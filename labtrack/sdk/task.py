@@ -413,7 +413,7 @@ class Task:
     @classmethod
     def enqueue(cls, task: "Task | str", queue_name: str = remote.DEFAULT_QUEUE, priority: int = 0,
                 client: ApiClient | None = None) -> dict[str, Any]:
-        """Put a created, stopped or failed task in a queue (name or id); returns the entry.
+        """Put a created, stopped or failed task in a queue (name or id); returns the task's record.
 
         Raises `Conflict` (naming the task's status) for any other task, `NotFound` for no such queue.
         """

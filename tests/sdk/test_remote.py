@@ -162,8 +162,8 @@ def test_enqueue_puts_the_task_in_the_queue(scripts, client, tmp_path) -> None:
     path.write_text(TRAIN)
     first = Task.create("sdk/remote", script=path, requirements=[], client=client)
     second = Task.create("sdk/remote", script=path, requirements=[], client=client)
-    entry = Task.enqueue(first, queue_name="default")
-    assert entry["task_id"] == first.id
+    record = Task.enqueue(first, queue_name="default")
+    assert record["id"] == first.id and record["status"] == "queued"
     Task.enqueue(second.id, priority=5, client=client)  # by id; a higher priority pops first
     assert [(e["task_id"], e["priority"]) for e in _entries(scripts)] == [(second.id, 5), (first.id, 0)]
     assert first.status == "queued"
