@@ -28,7 +28,8 @@ def dumps(value: Any, field: str = "body") -> str:
 
     Raises:
         Invalid: the value holds something JSON can't carry faithfully (a lone UTF-16 surrogate,
-            an integer past 64 bits, nesting deeper than the encoder allows).
+            a number past a double's range, nesting deeper than the encoder allows). An integer
+            past 64 bits is stored as the nearest double.
     """
     try:
         return orjson.dumps(value).decode()
@@ -36,11 +37,40 @@ def dumps(value: Any, field: str = "body") -> str:
         path = lone_surrogate_path(value)
         if path is not None:
             raise surrogate_error(["body", field, *path]) from None
+        if "64-bit" in str(exc):
+            # A JSON number is a number: one past 64-bit integers is kept as the nearest double,
+            # which is also what orjson (and JavaScript) read back from the stored text.
+            try:
+                return orjson.dumps(_wide_ints_as_floats(value)).decode()
+            except (TypeError, OverflowError) as again:
+                exc = again if isinstance(again, TypeError) else TypeError("Integer exceeds the range of a double")
         raise Invalid(
-            f"{field} holds a value that can't be stored as JSON ({exc}): integers must fit in 64 bits "
+            f"{field} holds a value that can't be stored as JSON ({exc}): numbers must be within a double's range "
             f"and objects may nest at most {MAX_STORED_DEPTH} levels.",
             [{"loc": ["body", field], "msg": str(exc)}],
         ) from None
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _wide_ints_as_floats(value: Any) -> Any:
+    """A copy of a decoded JSON value with every integer outside int64 as a float (raises
+    OverflowError past a double's range). Iterative, so a deep value costs no recursion."""
+    root: list[Any] = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        parent, key = stack.pop()
+        item = parent[key]
+        if isinstance(item, int) and not isinstance(item, bool) and item not in _INT64:
+            parent[key] = float(item)
+        elif isinstance(item, dict):
+            parent[key] = mapping = dict(item)
+            stack.extend((mapping, k) for k in mapping)
+        elif isinstance(item, list):
+            parent[key] = items = list(item)
+            stack.extend((items, i) for i in range(len(items)))
+    return root[0]
 
 
 # orjson's encoder refuses deeper nesting, so a stored JSON column can't hold more.

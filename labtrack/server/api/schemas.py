@@ -28,6 +28,13 @@ def csv_pattern(choices: tuple[str, ...], limit: int) -> str:
     item = rf"{WS}*(?:{'|'.join(choices)})?{WS}*"
     return rf"^{item}(?:,{item}){{0,{limit - 1}}}$"
 
+# PostgreSQL's text can't hold U+0000 and SQLite's can: so that both store the same, text kept in
+# a column of its own (names, descriptions, comments, tags, messages, ...) refuses it everywhere.
+# JSON-valued fields (hyperparams, configuration, script, metadata, ...) may hold it: their JSON
+# text stores it escaped.
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, Field(pattern=NO_NUL)]
+
 ARTIFACT_KEY: JsonDict = {"pattern": r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"}
 MEDIA_NAME: JsonDict = {"pattern": r"^[0-9a-f]{64}(\.[a-z0-9]{1,10})?$"}
 
@@ -76,8 +83,8 @@ class Health(BaseModel):
 
 
 class KeyCreate(Strict):
-    user: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
+    user: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(default="", max_length=2000)
     role: Literal["admin", "member"] = Field(
         default="member", description="admin keys manage keys; member keys do everything else"
     )
@@ -105,12 +112,12 @@ class KeyList(BaseModel):
 
 class ProjectCreate(Strict):
     name: str = Field(min_length=1, max_length=1000, json_schema_extra=PROJECT_NAME)
-    description: str = Field(default="", max_length=100_000)
+    description: Text = Field(default="", max_length=100_000)
 
 
 class ProjectPatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=1000, json_schema_extra=PROJECT_NAME)
-    description: str | None = Field(default=None, max_length=100_000)
+    description: Text | None = Field(default=None, max_length=100_000)
 
 
 class Project(BaseModel):
@@ -164,7 +171,7 @@ class Runtime(Strict):
     extra: dict[str, Any] | None = None
 
 
-Tag = Annotated[str, Field(min_length=1, max_length=200)]
+Tag = Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class TaskCreate(Strict):
@@ -172,12 +179,12 @@ class TaskCreate(Strict):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
         "anyOf": [{"required": [key], "properties": {key: {"type": "string"}}} for key in ("project_id", "project_name")]})
 
-    name: str = Field(min_length=1, max_length=1000)
+    name: Text = Field(min_length=1, max_length=1000)
     project_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     project_name: str | None = Field(default=None, min_length=1, max_length=1000, json_schema_extra=PROJECT_NAME)
     type: TaskType = "training"
     tags: list[Tag] = Field(default_factory=list, max_length=200)
-    comment: str = Field(default="", max_length=100_000)
+    comment: Text = Field(default="", max_length=100_000)
     parent_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     hyperparams: dict[str, dict[str, HyperParam]] = Field(default_factory=dict)
     configuration: dict[str, ConfigItem] = Field(default_factory=dict)
@@ -186,8 +193,8 @@ class TaskCreate(Strict):
 
 
 class TaskPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=1000)
-    comment: str | None = Field(default=None, max_length=100_000)
+    name: Text | None = Field(default=None, min_length=1, max_length=1000)
+    comment: Text | None = Field(default=None, max_length=100_000)
     tags: list[Tag] | None = Field(default=None, max_length=200)
     hyperparams: dict[str, dict[str, HyperParam]] | None = None
     configuration: dict[str, ConfigItem | None] | None = None
@@ -197,16 +204,16 @@ class TaskPatch(Strict):
     archived: bool | None = None
     # A running process's note on how it goes (e.g. a notebook's "last cell failed"); status
     # actions set it too. "" clears it.
-    status_message: str | None = Field(default=None, max_length=100_000)
+    status_message: Text | None = Field(default=None, max_length=100_000)
 
 
 class TaskClone(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=1000)
+    name: Text | None = Field(default=None, min_length=1, max_length=1000)
 
 
 class StatusChange(Strict):
-    reason: str = Field(default="", max_length=10_000)
-    message: str = Field(default="", max_length=100_000)
+    reason: Text = Field(default="", max_length=10_000)
+    message: Text = Field(default="", max_length=100_000)
     force: bool = False
 
 
@@ -340,17 +347,17 @@ class MediaEventList(BaseModel):
 
 class ArtifactRegister(Strict):
     key: str = Field(min_length=1, max_length=128, json_schema_extra=ARTIFACT_KEY)
-    type: str = Field(default="", max_length=100)
-    uri: str = Field(min_length=1, max_length=4000)
-    filename: str = Field(default="", max_length=1000)
+    type: Text = Field(default="", max_length=100)
+    uri: Text = Field(min_length=1, max_length=4000)
+    filename: Text = Field(default="", max_length=1000)
     size: Size | None = None
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    preview: str = Field(default="", max_length=100_000)
+    preview: Text = Field(default="", max_length=100_000)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class ArtifactPatch(Strict):
-    preview: str | None = Field(default=None, max_length=100_000)
+    preview: Text | None = Field(default=None, max_length=100_000)
     metadata: dict[str, Any] | None = None
 
 

@@ -125,8 +125,9 @@ def _fail(index: int, name: str, message: str) -> Invalid:
 
 def _name(ev: dict[str, Any], index: int, key: str, default: str | None = None) -> str:
     value = ev.get(key, default)
-    if not isinstance(value, str) or (key == "metric" and not value) or len(value) > MAX_NAME:
-        raise _fail(index, key, f"'{key}' must be a string of {'1' if key == 'metric' else '0'}-{MAX_NAME} characters.")
+    if not isinstance(value, str) or (key == "metric" and not value) or len(value) > MAX_NAME or "\x00" in value:
+        raise _fail(index, key, f"'{key}' must be a string of {'1' if key == 'metric' else '0'}-{MAX_NAME} characters "
+                    "without NUL (U+0000, which PostgreSQL can't store).")
     return value
 
 
@@ -266,7 +267,9 @@ def validate_events(
                 raise _fail(index, "text", "'text' must be a string.")
             if stream not in STREAMS:
                 raise _fail(index, "stream", "'stream' must be 'stdout' or 'stderr'.")
-            row.update(stream=stream, payload=cut_text(text, max_console_bytes))
+            # Captured output, not a name anyone chose: a NUL (which PostgreSQL can't store) is
+            # shown as U+FFFD on both databases rather than costing the batch.
+            row.update(stream=stream, payload=cut_text(text.replace("\x00", "\ufffd"), max_console_bytes))
         else:
             row.update(metric=_name(ev, index, "metric"), variant=_name(ev, index, "variant", ""),
                        iteration=_iteration(ev, index, required=False))
