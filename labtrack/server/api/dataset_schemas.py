@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import JsonDict
 
-from labtrack.server.api.schemas import PROJECT_NAME, Size, Strict
+from labtrack.server.api.schemas import PROJECT_NAME, Size, Strict, Text
 
 Sha256 = Field(pattern=r"^[0-9a-f]{64}$", description="lowercase hex sha256 of the file's bytes")
 DatasetState = Literal["draft", "final"]
@@ -18,14 +18,14 @@ class DatasetCreate(Strict):
     name: str = Field(min_length=1, max_length=1000, json_schema_extra=PROJECT_NAME, description="the project-name rules")
     version: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$",
                                 description="left out: the next after the highest dotted-number version (1.0.0 first)")
-    description: str = Field(default="", max_length=100_000)
+    description: Text = Field(default="", max_length=100_000)
     parents: list[Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]] = Field(default_factory=list, max_length=100,
                                json_schema_extra={"uniqueItems": True},
                                description="ids of final versions whose files the draft starts with")
 
 
 class DatasetPatch(Strict):
-    description: str | None = Field(default=None, max_length=100_000)
+    description: Text | None = Field(default=None, max_length=100_000)
 
 
 class Dataset(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from labtrack.server.api.schemas import PROJECT_NAME, Int64, Strict, Tag
+from labtrack.server.api.schemas import PROJECT_NAME, Int64, Strict, Tag, Text
 
 ModelRole = Literal["input", "output"]
 ModelSort = Literal["created", "-created", "last_update", "-last_update", "name", "-name"]
@@ -28,14 +28,14 @@ class ModelCreate(Strict):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
         "anyOf": [{"required": [key], "properties": {key: {"type": "string"}}} for key in ("project", "task_id")]})
 
-    name: str = Field(min_length=1, max_length=1000)
+    name: Text = Field(min_length=1, max_length=1000)
     project: str | None = Field(default=None, min_length=1, max_length=1000, json_schema_extra=PROJECT_NAME,
                                 description="project name (created if new); left out: the task's project")
     task_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$",
                                 description="the task that makes the model; it is recorded as the task's output")
-    framework: str = Field(default="", max_length=100, description="e.g. PyTorch, TensorFlow, scikit-learn, numpy")
+    framework: Text = Field(default="", max_length=100, description="e.g. PyTorch, TensorFlow, scikit-learn, numpy")
     tags: list[Tag] = Field(default_factory=list, max_length=200)
-    comment: str = Field(default="", max_length=100_000)
+    comment: Text = Field(default="", max_length=100_000)
     labels: Labels = Field(default_factory=dict, max_length=10_000, description="label name → integer id")
     metadata: dict[MetadataKey, MetadataItem] = Field(default_factory=dict, max_length=1000)
 
@@ -43,9 +43,9 @@ class ModelCreate(Strict):
 class ModelPatch(Strict):
     """Changes; on a published model only `tags` and `comment` may change (409 model_published otherwise)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=1000)
-    framework: str | None = Field(default=None, max_length=100)
-    comment: str | None = Field(default=None, max_length=100_000)
+    name: Text | None = Field(default=None, min_length=1, max_length=1000)
+    framework: Text | None = Field(default=None, max_length=100)
+    comment: Text | None = Field(default=None, max_length=100_000)
     tags: list[Tag] | None = Field(default=None, max_length=200)
     labels: Labels | None = Field(default=None, max_length=10_000, description="replaces the labels")
     metadata: dict[MetadataKey, MetadataItem | None] | None = Field(
@@ -100,7 +100,7 @@ class ModelList(BaseModel):
 class TaskModelLink(Strict):
     model_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     role: ModelRole = "input"
-    name: str = Field(default="", max_length=200, description="the name the task knows it by (default: the model's)")
+    name: Text = Field(default="", max_length=200, description="the name the task knows it by (default: the model's)")
 
 
 class LinkedModel(Model):
