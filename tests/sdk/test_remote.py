@@ -8,6 +8,7 @@ the stored code with `LABTRACK_TASK_ID` in its environment.
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -280,3 +281,53 @@ def test_wait_returns_the_ended_status_and_times_out_cleanly(scripts, client, tm
         waiting.wait(timeout=0.5, poll=0.1)
     assert 0.4 <= time.monotonic() - started < 5
     assert isinstance(caught.value, TimeoutError) and caught.value.status == "created"
+
+
+def test_an_agent_runs_what_execute_remotely_sent(scripts, tmp_path) -> None:
+    """End to end with the real agent: the local run stops at execute_remotely, the agent's run goes
+    past it with the parameters set meanwhile, and ends completed with its scalars."""
+    code = """\
+import labtrack
+task = labtrack.Task.init("sdk/remote", "agent run")
+print("TASK", task.id, flush=True)
+params = task.connect({"lr": 0.1})
+task.execute_remotely(queue_name="default")
+print("REMOTE", params["lr"], flush=True)
+for i in range(5):
+    task.get_logger().report_scalar("loss", "train", params["lr"] / (i + 1), i)
+"""
+    task_id = task_id_from(scripts.run(code).stdout)
+    assert scripts.get(f"/tasks/{task_id}")["status"] == "queued"
+    Task.get_task(task_id, client=ApiClient(scripts.server.url, scripts.server.api_key)).set_parameters(
+        {"General/lr": 0.5})
+    _run_agent_once(scripts, tmp_path)
+    record = scripts.get(f"/tasks/{task_id}")
+    assert record["status"] == "completed", (record["status"], record["status_reason"])
+    console = "".join(i["text"] for i in scripts.get(f"/tasks/{task_id}/console", tail=1000)["items"])
+    assert "REMOTE 0.5" in console
+    assert scripts.series(task_id, "loss", "train") == ([0, 1, 2, 3, 4], [0.5 / (i + 1) for i in range(5)])
+
+
+def _run_agent_once(scripts, tmp_path: Path) -> None:
+    agent = subprocess.run([sys.executable, "-m", "labtrack", "agent", "--queue", "default", "--once",
+                            "--workdir", str(tmp_path / "agent"), "--name", "test-agent"],
+                           env=scripts.env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert agent.returncode == 0, agent.stdout + agent.stderr
+
+
+def test_an_agent_runs_the_notebook_a_kernel_sent(scripts, kernels, tmp_path) -> None:
+    cells = [
+        "import labtrack\ntask = labtrack.Task.init('sdk/remote', 'notebook via agent')\nprint('TASK', task.id)",
+        "task.execute_remotely(queue_name='default')",
+        "for i in range(3):\n    task.get_logger().report_scalar('acc', 'val', i / 10, i)\nprint('CELL3 ran')",
+    ]
+    path = tmp_path / "via_agent.ipynb"
+    _write_notebook(path, cells)
+    kernel = kernels(JPY_SESSION_NAME=str(path))
+    task_id = kernel.run(cells[0]).task_id
+    assert kernel.run(cells[1]).status == "ok"
+    _run_agent_once(scripts, tmp_path)
+    record = scripts.get(f"/tasks/{task_id}")
+    assert record["status"] == "completed", (record["status"], record["status_reason"])
+    assert scripts.series(task_id, "acc", "val") == ([0, 1, 2], [0.0, 0.1, 0.2])  # the cells after it ran there
+    assert "executed_notebook" in {a["key"] for a in scripts.get(f"/tasks/{task_id}/artifacts")["items"]}
