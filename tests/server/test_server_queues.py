@@ -3,6 +3,7 @@ atomic pop under two concurrent workers, and the long-poll (prompt wake, 204 aft
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from server_helpers import Api, error
+
+from labtrack.server.services.queues import QueueSignal
 
 
 def _worker(api: Api, name: str = "host:agent-1", queues: list[str] | None = None) -> str:
@@ -230,3 +233,25 @@ def test_entries_page_with_a_cursor(api: Api) -> None:
     rest = api.get("/queues/paged/entries", params={"limit": 10, "cursor": first["next_cursor"]}).json()
     assert [e["task_id"] for e in rest["items"]] == ids[2:] and rest["next_cursor"] is None
     error(api.get("/queues/paged/entries", params={"cursor": "garbage"}), 400)
+
+
+def test_the_queue_signal_wakes_a_waiter_at_once_and_misses_no_enqueue() -> None:
+    """What wakes a waiting pop inside the server: a notify from another thread ends the wait, and
+    one that lands between reading the generation and starting to wait is not lost."""
+    signal = QueueSignal()
+
+    async def scenario() -> None:
+        seen = signal.generation
+        threading.Timer(0.2, signal.notify).start()
+        began = time.perf_counter()
+        assert await signal.wait(seen, 10)
+        assert time.perf_counter() - began < 2, "the notify did not end the wait"
+        seen = signal.generation
+        signal.notify()  # before the wait starts
+        began = time.perf_counter()
+        assert await signal.wait(seen, 10) and time.perf_counter() - began < 0.5
+        began = time.perf_counter()
+        assert not await signal.wait(signal.generation, 0.3)  # nothing came: the timeout ends it
+        assert time.perf_counter() - began >= 0.25
+
+    asyncio.run(scenario())
