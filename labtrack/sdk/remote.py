@@ -294,7 +294,8 @@ def execute_remotely(task: RemoteTask, queue_name: str = DEFAULT_QUEUE, exit_pro
     # This process no longer decides how the task ends: close() and the exit hooks leave it be.
     task._owned = False
     task.close()
-    client.post(f"/tasks/{task.id}/stop", json={"force": True, "message": "sent to an agent"})
+    if client.get(f"/tasks/{task.id}")["status"] == "in_progress":  # else closed or ended before this line
+        client.post(f"/tasks/{task.id}/stop", json={"force": True, "message": "sent to an agent"})
     # What the local run reported before this line belongs to no run (ClearML resets too).
     client.post(f"/tasks/{task.id}/reset")
     client.patch(f"/tasks/{task.id}", json={"script": script})

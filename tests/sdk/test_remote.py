@@ -248,9 +248,13 @@ def test_execute_remotely_from_a_notebook_kernel_enqueues_and_the_kernel_lives(s
     assert f"HANDLE {task_id} queued" in second.stdout
     third = kernel.run("print('ALIVE', 6 * 7, labtrack.Task.current_task())")
     assert third.status == "ok" and "ALIVE 42 None" in third.stdout
+    # A run that has ended already is sent the same way (reset, then enqueued).
+    again = kernel.run("t2 = labtrack.Task.init('sdk/remote', 'again')\nprint('TASK', t2.id)\nt2.mark_completed()\n"
+                       "print('HANDLE2', t2.execute_remotely().status)")
+    assert again.status == "ok" and "HANDLE2 queued" in again.stdout, (again.ename, again.stderr)
     record = scripts.get(f"/tasks/{task_id}")
     assert record["status"] == "queued"
-    assert [e["task_id"] for e in _entries(scripts)] == [task_id]
+    assert [e["task_id"] for e in _entries(scripts)] == [task_id, again.task_id]
     script = record["script"]
     assert _sources(script["notebook"]["cells"]) == ["# Title", *cells]
     assert script["entry_point"] == "remote.ipynb" and script["argv"] == []
