@@ -159,6 +159,29 @@ def tracking_server(tmp_path: Path) -> Iterator[TrackingServer]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def module_tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingServer]:
+    """One SQLite server for a whole module, started once (a server start is seconds of CPU).
+
+    Only for modules whose tests each make their own records and read back only those: a module
+    opts in by overriding `tracking_server` with this one (its conftest or the module itself).
+    """
+    server = _make_server(tmp_path_factory.mktemp("module-server"), "sqlite")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_any_tracking_server(request: pytest.FixtureRequest,
+                               tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingServer]:
+    """`module_tracking_server` once on SQLite and once on PostgreSQL (same opt-in, same rule)."""
+    server = _make_server(tmp_path_factory.mktemp(f"module-server-{request.param}"), request.param)
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_tracking_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingServer]:
     """A fresh server, once on SQLite and once on PostgreSQL."""

@@ -6,6 +6,7 @@ import hashlib
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from model_helpers import Api
@@ -15,6 +16,12 @@ from labtrack.sdk.client import ApiClient
 from labtrack.sdk.models import CorruptedModelError, InputModel, ModelError, ModelNotFound, OutputModel
 
 UNKNOWN = "0" * 32
+
+
+@pytest.fixture
+def tracking_server(module_tracking_server: Any) -> Any:
+    """One server for the module: each test here makes its own tasks and models and reads only those."""
+    return module_tracking_server
 
 
 def _read_only(path: Path) -> bool:

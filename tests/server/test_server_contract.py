@@ -16,6 +16,12 @@ from server_helpers import Api, error
 
 
 @pytest.fixture
+def sqlite_api(module_tracking_server: Any) -> Api:
+    """One server for the module: each test here makes its own tasks, projects and datasets."""
+    return Api(module_tracking_server)
+
+
+@pytest.fixture
 def doc(sqlite_api: Api) -> dict[str, Any]:
     return sqlite_api.get("/openapi.json").json()
 

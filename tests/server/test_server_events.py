@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
+import pytest
 from server_helpers import Api, error
+
+
+@pytest.fixture
+def any_tracking_server(module_any_tracking_server: Any) -> Any:
+    """One server per backend for the module: each test here writes and reads only its own tasks."""
+    return module_any_tracking_server
+
+
+@pytest.fixture
+def api(any_tracking_server: Any) -> Api:
+    return Api(any_tracking_server)
 
 
 def _scalars(metric: str, variant: str, iterations: list[int], values: list) -> dict:
