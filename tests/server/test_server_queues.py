@@ -52,6 +52,9 @@ def test_queues_are_created_listed_and_deleted_by_id_or_name(api: Api) -> None:
     assert api.get("/queues", params={"name": "gpu"}).json()["items"] == [queue]
     assert "gpu" in error(api.post("/queues", json={"name": "gpu"}), 409, "conflict")["message"]
     error(api.post("/queues", json={"name": "-bad name"}), 422, "invalid")
+    error(api.post("/queues", json={"name": "pop"}), 409, "conflict")  # /queues/pop is the pop action
+    for verb in ("get", "delete", "put", "patch"):
+        assert getattr(api, verb)("/queues/pop").headers.get("Allow") == "POST"
     error(api.get("/queues/nope"), 404, "not_found")
     assert "default" in error(api.delete("/queues/default"), 409)["message"]
     assert api.delete("/queues/gpu").status_code == 204

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labtrack.server.api.common import ERRORS, Services, with_times
 from labtrack.server.api.queue_schemas import (
@@ -100,6 +101,12 @@ async def pop_task(
     with_times(result["task"])
     queue_out(result["queue"])
     return result
+
+
+@router.api_route("/pop", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def pop_other_methods() -> None:
+    """`/queues/pop` is POST only: without this, GET and DELETE would reach `/queues/{queue}` (a 404)."""
+    raise StarletteHTTPException(405, headers={"Allow": "POST"})
 
 
 @router.get("/{queue}", response_model=Queue)

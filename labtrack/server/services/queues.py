@@ -27,6 +27,8 @@ from labtrack.server.util import new_id, now
 QUEUE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _QUEUE_NAME = re.compile(QUEUE_NAME_PATTERN)
 PRIORITY_RANGE = (-100, 100)
+# Path words under /queues that a queue name would shadow.
+RESERVED_NAMES = ("pop",)
 
 
 class QueueSignal:
@@ -110,6 +112,8 @@ class QueueService:
         if not _QUEUE_NAME.fullmatch(name):
             raise Invalid(f"Queue name {name!r} is not valid: 1-64 letters, digits, '_', '.' or '-', "
                           "starting with a letter or digit.", [{"loc": ["body", "name"], "msg": "bad queue name"}])
+        if name in RESERVED_NAMES:
+            raise Conflict(f"{name!r} can't name a queue: /queues/{name} is an action of the API.", {"name": name})
         queue_id = new_id()
         try:
             with self.db.write() as conn:
