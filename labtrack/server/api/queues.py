@@ -96,6 +96,7 @@ async def pop_task(
             touched = time.monotonic()
             await run_in_threadpool(workers.touch, body.worker)
         seen = queues.signal.generation
+        # A read first: waiters woken by an enqueue into another queue take no write lock.
         if await run_in_threadpool(queues.has_pending, queue_ids):
             result = await run_in_threadpool(queues.pop, queue_ids, body.worker)
     with_times(result["task"])
