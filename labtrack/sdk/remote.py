@@ -287,14 +287,17 @@ def execute_remotely(task: RemoteTask, queue_name: str = DEFAULT_QUEUE, exit_pro
         flush = getattr(task, "flush", None)
         if flush is not None:
             flush(wait=True)
+        script["requirements"] = _requirements(client.get(f"/tasks/{task.id}"))
         copy = clone(client, task.id, None, None)
         client.patch(f"/tasks/{copy['id']}", json={"script": script})
         enqueue(client, copy["id"], queue_name, priority)
         return copy["id"]
     # This process no longer decides how the task ends: close() and the exit hooks leave it be.
     task._owned = False
-    task.close()
-    if client.get(f"/tasks/{task.id}")["status"] == "in_progress":  # else closed or ended before this line
+    task.close()  # flushes, and waits for Task.init's code and package capture to land
+    record = client.get(f"/tasks/{task.id}")
+    script["requirements"] = _requirements(record)
+    if record["status"] == "in_progress":  # else closed or ended before this line
         client.post(f"/tasks/{task.id}/stop", json={"force": True, "message": "sent to an agent"})
     # What the local run reported before this line belongs to no run (ClearML resets too).
     client.post(f"/tasks/{task.id}/reset")
@@ -307,8 +310,13 @@ def execute_remotely(task: RemoteTask, queue_name: str = DEFAULT_QUEUE, exit_pro
     return task.id
 
 
+def _requirements(record: dict[str, Any]) -> str:
+    """The package list `Task.init` recorded for this process (computed here when it was switched off)."""
+    return (record.get("script") or {}).get("requirements") or capture.frozen_requirements()
+
+
 def _local_code(task: RemoteTask, in_kernel: bool) -> dict[str, Any]:
-    """What the agent runs: this kernel's saved notebook, or this process's script, with its packages."""
+    """What the agent runs: this kernel's saved notebook, or this process's script (packages apart)."""
     if in_kernel:
         path = kernel_notebook_path()
         if path is not None:
@@ -328,7 +336,6 @@ def _local_code(task: RemoteTask, in_kernel: bool) -> dict[str, Any]:
         if not entry:
             raise ConfigurationError("execute_remotely() needs a script (python file.py) or a notebook kernel.")
         info = script_from_file(entry, sys.argv[1:], run_from=Path.cwd())
-    info["requirements"] = capture.frozen_requirements()
     return info
 
 

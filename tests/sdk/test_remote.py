@@ -335,3 +335,24 @@ def test_an_agent_runs_the_notebook_a_kernel_sent(scripts, kernels, tmp_path) ->
     assert record["status"] == "completed", (record["status"], record["status_reason"])
     assert scripts.series(task_id, "acc", "val") == ([0, 1, 2], [0.0, 0.1, 0.2])  # the cells after it ran there
     assert "executed_notebook" in {a["key"] for a in scripts.get(f"/tasks/{task_id}/artifacts")["items"]}
+
+
+def test_execute_remotely_with_clone_enqueues_a_copy_and_the_local_run_goes_on(scripts) -> None:
+    code = """\
+import labtrack
+task = labtrack.Task.init("sdk/remote", "local and a copy")
+print("TASK", task.id, flush=True)
+task.connect({"lr": 0.1})
+copy = task.execute_remotely(queue_name="default", clone=True)
+print("COPY", copy.id, copy.status, flush=True)
+task.get_logger().report_scalar("m", "v", 1.0, 0)
+"""
+    proc = scripts.run(code)
+    task_id = task_id_from(proc.stdout)
+    copy_id, copy_status = next(line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("COPY "))
+    assert copy_id != task_id and copy_status == "queued"
+    local, copy = scripts.get(f"/tasks/{task_id}"), scripts.get(f"/tasks/{copy_id}")
+    assert local["status"] == "completed" and local["last_iteration"] == 0  # the local run went on
+    assert copy["parent_id"] == task_id and copy["script"]["diff"] == code
+    assert copy["hyperparams"]["General"]["lr"]["value"] == "0.1" and "labtrack==" in copy["script"]["requirements"]
+    assert [e["task_id"] for e in _entries(scripts)] == [copy_id]
