@@ -15,7 +15,6 @@ and only enqueues once everything the local run reported has been flushed.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -26,6 +25,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence, TypeVar
 from labtrack.sdk import capture
 from labtrack.sdk.client import ApiClient
 from labtrack.sdk.errors import ConfigurationError, LabtrackError, NotFound
+from labtrack.sdk.notebook_snapshot import read_snapshot
 
 ENDED_STATUSES = frozenset({"completed", "failed", "stopped", "published"})
 DEFAULT_QUEUE = "default"
@@ -130,30 +130,6 @@ def script_from_file(path: str | os.PathLike[str], argv: str | Sequence[str] | N
     return info
 
 
-def snapshot_notebook(path: Path) -> dict[str, Any]:
-    """A saved notebook as nbformat v4 JSON with its cells exactly, outputs dropped (as Track stores it).
-
-    Outputs can be megabytes of images and a remote run re-creates them.
-    """
-    try:
-        import nbformat
-    except ImportError:  # the SDK alone: the file's own JSON
-        plain: dict[str, Any] = json.loads(path.read_text())
-        _drop_outputs(plain)
-        return plain
-    node = nbformat.read(str(path), as_version=4)
-    _drop_outputs(node)
-    # Through nbformat's writer, so what is stored is exactly what a .ipynb file holds.
-    return json.loads(nbformat.writes(node, version=nbformat.NO_CONVERT))
-
-
-def _drop_outputs(notebook: Any) -> None:
-    for cell in notebook.get("cells", []):
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-
-
 def notebook_script(path: str | os.PathLike[str], working_directory: str | None = None) -> dict[str, Any]:
     """The `script` fields of a saved notebook: its snapshot, plus its repository when in git.
 
@@ -164,7 +140,7 @@ def notebook_script(path: str | os.PathLike[str], working_directory: str | None 
     if file.suffix != ".ipynb" or not file.is_file():
         raise ConfigurationError(f"notebook={str(path)!r} is not a saved .ipynb file.")
     try:
-        snapshot = snapshot_notebook(file)
+        snapshot = read_snapshot(file)
     except Exception as exc:  # noqa: BLE001 - bad JSON, or nbformat's own validation errors
         raise ConfigurationError(f"{file} could not be read as a notebook: {exc}") from exc
     info = _git_checkout(file, None) or {"working_dir": "."}

@@ -10,15 +10,13 @@ No Tornado here: the handlers read the notebook through the contents manager and
 
 from __future__ import annotations
 
-import copy
 import json
 import posixpath
 import re
 from dataclasses import dataclass
 from typing import Any
 
-import nbformat
-
+from labtrack.sdk.notebook_snapshot import snapshot_notebook
 from labtrack.server_ext.connection import TrackingApi
 
 TASK_ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -77,21 +75,6 @@ class TrackRequest:
         if need_task_id and task_id is None:
             raise TrackRequestError("'task_id' is required: track the notebook first.", 422, "invalid")
         return cls(path=path.strip().lstrip("/"), task_id=task_id, project=values["project"], name=values["name"])
-
-
-def snapshot_notebook(notebook: Any) -> dict[str, Any]:
-    """The saved notebook as nbformat v4 JSON with its exact cells, outputs left out.
-
-    Outputs are dropped because they can be megabytes of images re-sent on every save, and a
-    remote run re-creates them; sources, cell types, ids and metadata are kept exactly.
-    """
-    node = nbformat.from_dict(copy.deepcopy(dict(notebook)))
-    for cell in node.get("cells", []):
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-    # Round-trip through nbformat's writer so what is stored is exactly what a .ipynb holds.
-    return json.loads(nbformat.writes(node, version=nbformat.NO_CONVERT))
 
 
 def script_for(path: str, notebook: Any, requirements: str) -> dict[str, Any]:
