@@ -23,6 +23,7 @@ __all__ = [
     "OutputModel",
     "ServerUnreachable",
     "Task",
+    "TaskWaitTimeout",
     "__version__",
 ]
 
@@ -39,6 +40,7 @@ _LAZY = {
     "ApiError": "labtrack.sdk.errors",
     "NotFound": "labtrack.sdk.errors",
     "ServerUnreachable": "labtrack.sdk.errors",
+    "TaskWaitTimeout": "labtrack.sdk.remote",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from labtrack.sdk.errors import ApiError, LabtrackError, NotFound, ServerUnreachable
     from labtrack.sdk.logger import Logger
     from labtrack.sdk.models import InputModel, Model, OutputModel
+    from labtrack.sdk.remote import TaskWaitTimeout
     from labtrack.sdk.task import Task
 
 
