@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -118,18 +116,6 @@ class Lab:
                 proc.wait()
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead for our purposes
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def lab(server_factory: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
     """A started server (extra server arguments from `@pytest.mark.server_args(...)`) and its agents."""
@@ -146,7 +132,3 @@ def lab(server_factory: Any, tmp_path: Path, request: pytest.FixtureRequest) -> 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "server_args(*args): extra `labtrack server` arguments for the lab fixture")
-
-
-def elapsed(since: float) -> float:
-    return time.monotonic() - since

@@ -6,7 +6,7 @@ import signal
 import time
 
 import pytest
-from conftest import pid_alive
+from agent_processes import pid_alive
 from polling import wait_for
 
 # Ignores SIGTERM, so only the agent's SIGKILL after the grace period can end it.
