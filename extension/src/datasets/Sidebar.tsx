@@ -73,13 +73,12 @@ function Row(props: {
       data-dataset-id={d.id}
       data-version={d.version}
       onClick={() => openDataset(d.id)}
-      title={`${d.project} / ${d.name} version ${d.version} (${d.state}${row.latest ? ', the latest' : ''})\n${d.id}${d.description ? `\n${d.description}` : ''}`}
+      title={`${d.project} / ${d.name} version ${d.version} (${d.state}${row.latest ? ', the latest' : ''}), created ${relativeTime(d.created)}\n${d.id}${d.description ? `\n${d.description}` : ''}`}
     >
       <span className="lt-ds-version-label">v{d.version}</span>
       <StateBadge dataset={d} />
       <span className="lt-spacer" />
       <span className="lt-ds-files">{filesAndSize(d)}</span>
-      <span className="lt-dim lt-ds-age">{relativeTime(d.created)}</span>
     </div>
   );
 }

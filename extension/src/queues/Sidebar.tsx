@@ -28,20 +28,16 @@ function EntryRow(props: {
   const { queue, entry, index, last, model, actions } = props;
   const t = entry.task;
   return (
-    <div className="lt-q-entry" data-task-id={entry.task_id}>
+    <div
+      className="lt-q-entry"
+      data-task-id={entry.task_id}
+      title={`${t.project} / ${t.name} (${t.user}), queued ${relativeTime(entry.enqueued)}, priority ${entry.priority}\n${t.id}`}
+    >
       <span className="lt-q-position">{index + 1}</span>
       <StatusIcon status={t.status} />
-      <div className="lt-q-entry-text">
-        <button className="lt-link lt-q-task" title={`${t.project} / ${t.name}\n${t.id}`} onClick={() => actions.openTask(t.id)}>
-          {t.name}
-        </button>
-        <div className="lt-task-meta">
-          <span>{t.project}</span>
-          <span>{t.user}</span>
-          <span>queued {relativeTime(entry.enqueued)}</span>
-          {entry.priority !== 0 && <span>priority {entry.priority}</span>}
-        </div>
-      </div>
+      <button className="lt-link lt-q-task" onClick={() => actions.openTask(t.id)}>
+        {t.name}
+      </button>
       <div className="lt-q-entry-actions">
         <button
           className="lt-icon-button lt-q-top"
@@ -78,6 +74,12 @@ function EntryRow(props: {
         >
           ✕
         </button>
+      </div>
+      <div className="lt-task-meta lt-q-entry-meta">
+        <span>{t.project}</span>
+        <span>{t.user}</span>
+        <span>queued {relativeTime(entry.enqueued)}</span>
+        {entry.priority !== 0 && <span>priority {entry.priority}</span>}
       </div>
     </div>
   );
@@ -154,7 +156,7 @@ function WorkerCard(props: {
         {w.status === 'gone' && <span className="lt-badge">gone</span>}
         <span className="lt-spacer" />
         <span className="lt-dim lt-q-heartbeat" title={`last heartbeat ${w.last_heartbeat}`}>
-          ♥ {relativeTime(w.last_heartbeat)}
+          ♥&nbsp;{relativeTime(w.last_heartbeat)}
         </span>
       </div>
       <div className="lt-task-meta">

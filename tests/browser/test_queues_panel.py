@@ -1,0 +1,123 @@
+"""The Queues panel in a real JupyterLab against a real tracking server: the tasks waiting in a
+queue (move to top, up, down, remove), a worker with its current task, heartbeat and CPU / GPU
+use, aborting the task it runs, and enqueueing a task from the experiments list's context menu.
+
+The worker is registered, heartbeats and pops through the same REST calls the agent makes
+(docs/api.md, queues and workers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+GB = 1024**3
+
+
+class Api:
+    def __init__(self, server: Any):
+        self.base = server.api
+        self.session = requests.Session()
+        self.session.headers.update(server.headers)
+
+    def __call__(self, method: str, path: str, body: Any = None) -> Any:
+        answer = self.session.request(method, f"{self.base}/{path}", json=body, timeout=30)
+        assert answer.status_code < 400, f"{method} {path}: {answer.status_code} {answer.text[:300]}"
+        return answer.json() if answer.content else None
+
+
+def _pending(page: Any, queue: str) -> list[str]:
+    return page.eval_on_selector_all(
+        f".lt-q-queue[data-queue='{queue}'] .lt-q-entry .lt-q-task", "els => els.map(e => e.textContent)"
+    )
+
+
+def _wait_pending(page: Any, queue: str, names: list[str]) -> None:
+    page.wait_for_function(
+        """([q, names]) => JSON.stringify([...document.querySelectorAll(`.lt-q-queue[data-queue='${q}'] .lt-q-entry .lt-q-task`)]
+            .map(e => e.textContent)) === JSON.stringify(names)""",
+        arg=[queue, names],
+        timeout=20_000,
+    )
+
+
+def test_queues_panel_reorders_removes_aborts_and_enqueues(lab_page, seeder, tracking_server):
+    api = Api(tracking_server)
+    api("POST", "queues", {"name": "gpu", "description": "the H100 box"})
+    tasks = {name: seeder.task("vision", name, status="created") for name in ("train-a", "train-b", "train-c", "train-d")}
+    for name in ("train-a", "train-b", "train-c", "train-d"):
+        api("POST", "queues/gpu/entries", {"task_id": tasks[name]["id"]})
+    worker = api(
+        "POST",
+        "workers",
+        {
+            "name": "gpu-box:agent-1",
+            "queues": ["gpu"],
+            "resources": {"hostname": "gpu-box", "cpu_count": 8, "memory_total": 64 * GB,
+                          "gpus": [{"index": 0, "name": "NVIDIA H100", "memory_total": 80 * GB}]},
+        },
+    )
+    popped = api("POST", "queues/pop", {"queues": ["gpu"], "worker": worker["id"]})
+    assert popped["task"]["id"] == tasks["train-a"]["id"]
+    usage = {"cpu_percent": 42.0, "memory_used": 12 * GB, "gpus": [{"index": 0, "utilization": 97.0, "memory_used": 40 * GB}]}
+    api("POST", f"workers/{worker['id']}/heartbeat", {"task_id": tasks["train-a"]["id"], "usage": usage})
+
+    page = lab_page.page
+    lab_page.command("labtrack:open-queues")
+    _wait_pending(page, "gpu", ["train-b", "train-c", "train-d"])
+    assert page.get_attribute(".lt-q-queue[data-queue='gpu'] .lt-q-pending", "data-pending") == "3"
+    assert page.get_attribute(".lt-q-queue[data-queue='default'] .lt-q-pending", "data-pending") == "0"
+    card = ".lt-q-worker[data-worker='gpu-box:agent-1']"
+    assert page.text_content(f"{card} .lt-q-current .lt-q-task") == "train-a"
+    gauges = page.eval_on_selector_all(f"{card} .lt-q-gauge", "els => els.map(e => e.textContent)")
+    assert gauges == ["CPU 42% of 8", "RAM 12.0 GB of 64.0 GB", "GPU0 97% 40.0 GB"]
+    assert "pulls gpu" in page.text_content(card)
+    lab_page.shot("01-panel", ".lt-queues")
+
+    def entries() -> list[str]:
+        return [e["task"]["name"] for e in api("GET", "queues/gpu/entries")["items"]]
+
+    # Move to top, move down, remove: the server's pop order follows.
+    page.click(f".lt-q-entry[data-task-id='{tasks['train-d']['id']}'] .lt-q-top")
+    _wait_pending(page, "gpu", ["train-d", "train-b", "train-c"])
+    assert entries() == ["train-d", "train-b", "train-c"]
+    page.click(f".lt-q-entry[data-task-id='{tasks['train-b']['id']}'] .lt-q-down")
+    _wait_pending(page, "gpu", ["train-d", "train-c", "train-b"])
+    assert entries() == ["train-d", "train-c", "train-b"]
+    page.click(f".lt-q-entry[data-task-id='{tasks['train-c']['id']}'] .lt-q-remove")
+    _wait_pending(page, "gpu", ["train-d", "train-b"])
+    assert entries() == ["train-d", "train-b"]
+    assert api("GET", f"tasks/{tasks['train-c']['id']}")["status"] == "created"
+    assert page.is_disabled(f".lt-q-entry[data-task-id='{tasks['train-d']['id']}'] .lt-q-up")
+
+    # Abort the running task: after the confirmation the agent's next heartbeat is told to stop.
+    page.click(f"{card} .lt-q-abort")
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    page.wait_for_selector(".jp-Dialog", state="detached")
+    beat = api("POST", f"workers/{worker['id']}/heartbeat", {"task_id": tasks["train-a"]["id"], "usage": usage})
+    assert beat == {"stop_requested": True}
+
+    # Enqueue from the experiments list's context menu: the removed task goes back to gpu.
+    lab_page.open_sidebar("vision")
+    row = f".lt-task-row[data-task-id='{tasks['train-c']['id']}']"
+    page.click(row, button="right")
+    page.click(".lm-Menu .lm-Menu-item[data-command='labtrack:enqueue-tasks']")
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("select").select_option("gpu")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    page.wait_for_selector(".jp-Dialog", state="detached")
+    assert api("GET", f"tasks/{tasks['train-c']['id']}")["status"] == "queued"
+    lab_page.command("labtrack:open-queues")
+    _wait_pending(page, "gpu", ["train-d", "train-b", "train-c"])
+    # A running task is not offered the action (only created, stopped or failed ones are).
+    lab_page.open_sidebar("vision", refresh=False)
+    page.click(f".lt-task-row[data-task-id='{tasks['train-a']['id']}']", button="right")
+    page.wait_for_selector(".lm-Menu .lm-Menu-item[data-command='labtrack:abort-tasks']")
+    offered = page.eval_on_selector_all(".lm-Menu .lm-Menu-item:not(.lm-mod-hidden)", "els => els.map(e => e.dataset.command)")
+    assert "labtrack:enqueue-tasks" not in offered
+    page.keyboard.press("Escape")
+
+    lab_page.command("labtrack:open-queues")
+    lab_page.set_theme(dark=True)
+    lab_page.shot("02-dark")
