@@ -88,8 +88,23 @@ def _visible_versions(paths: list[str]) -> dict[str, str]:
     return found
 
 
+def _packaging() -> Any:
+    """The `packaging` library, or pip's vendored copy: a GPU box's minimal install may lack the first."""
+    try:
+        import packaging.requirements
+        import packaging.version
+
+        return packaging
+    except ImportError:
+        import pip._vendor.packaging.requirements
+        import pip._vendor.packaging.version
+
+        return pip._vendor.packaging
+
+
 def _satisfied(requirement: Any, version: str | None) -> bool:
-    from packaging.version import InvalidVersion, Version
+    packaging = _packaging()
+    InvalidVersion, Version = packaging.version.InvalidVersion, packaging.version.Version
 
     if version is None:
         return False
@@ -113,7 +128,8 @@ def _satisfied(requirement: Any, version: str | None) -> bool:
 
 def plan_install(lines: list[str], visible: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
     """Split requirement lines into (to install, pip options to pass, notes for the console)."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    packaging = _packaging()
+    InvalidRequirement, Requirement = packaging.requirements.InvalidRequirement, packaging.requirements.Requirement
 
     missing: list[str] = []
     options: list[str] = []

@@ -83,3 +83,33 @@ def test_gpus_set_cuda_visible_devices_and_the_worker_record_lists_resources(lab
     assert resources["gpus"] == []  # this machine has no NVIDIA GPU: detected quietly as none
     assert worker["usage"] is not None and worker["usage"]["memory_used"] > 0
     assert "NVML" not in console and "Traceback" not in console
+
+
+def test_install_plan_keeps_what_the_agent_has_and_skips_what_only_the_task_machine_had():
+    from labtrack.agent.environments import plan_install
+
+    have = {"torch": "2.5.1+cu124", "numpy": "2.0.1", "requests": "2.3"}
+    lines = ["torch==2.5.1", "numpy>=1", "requests==1.0", "labtrack==9.9", "foo @ file:///home/me/foo",
+             "-e .", "--index-url http://mirror/simple", 'old; python_version < "3"', "Requests_Toolbelt==1.0"]
+    missing, options, notes = plan_install(lines, have)
+    # A CUDA build satisfies the plain version; labtrack is the agent's own; markers are evaluated.
+    assert missing == ["requests==1.0", "Requests_Toolbelt==1.0"]
+    assert options == ["--index-url http://mirror/simple"]
+    assert len(notes) == 2 and "foo @ file:///home/me/foo" in notes[0] and "-e ." in notes[1]
+
+
+def test_parameters_are_injected_after_the_parameters_cell_or_first():
+    from labtrack.agent.notebooks import inject_parameters, notebook_parameters
+
+    params = notebook_parameters({"Args": {"lr": {"value": "0.5", "type": "float"}, "bad-name": {"value": "1"}},
+                                  "General": {"lr": {"value": "0.1", "type": "float"},
+                                              "layers": {"value": "[1, 2]", "type": "list"}}})
+    assert params == {"lr": 0.1, "layers": [1, 2]}  # General wins; names Python can't assign are left out
+    cells = [{"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": [], "execution_count": None},
+             {"cell_type": "code", "source": "lr = 1", "metadata": {"tags": ["parameters"]}, "outputs": [],
+              "execution_count": None}]
+    tagged = inject_parameters({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, params)
+    assert [c["source"].splitlines()[-1] for c in tagged["cells"]] == ["x = 1", "lr = 1", "layers = [1, 2]"]
+    untagged = inject_parameters({"cells": cells[:1], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, params)
+    assert "injected-parameters" in untagged["cells"][0]["metadata"]["tags"]
+    assert cells[1]["metadata"] == {"tags": ["parameters"]}  # the task's snapshot itself is left as it was
