@@ -219,6 +219,31 @@ def test_a_waiting_pop_returns_promptly_when_a_task_is_enqueued(api: Api) -> Non
     assert latency < 1.0, latency
 
 
+def _session_like(api: Api) -> Api:
+    """Another client of the same server (requests sessions are not thread-safe)."""
+    other = Api.__new__(Api)
+    other.base, other.session = api.base, requests.Session()
+    other.session.headers.update(api.session.headers)
+    return other
+
+
+def test_enqueueing_while_a_worker_waits_answers_the_entry(api: Api) -> None:
+    """The worker may pop the task the moment the enqueue commits: the answer is still the entry."""
+    worker = _worker(api)
+    other = _session_like(api)
+    for i in range(12):
+        tid = api.task(f"race{i}")["id"]
+        popped: dict = {}
+        waiter = threading.Thread(target=lambda: popped.update(r=_pop(other, worker, ["default"], wait=15)))
+        waiter.start()
+        time.sleep(0.3)
+        added = api.post("/queues/default/entries", json={"task_id": tid})
+        waiter.join(30)
+        assert added.status_code == 201, (i, added.text)
+        assert added.json()["task_id"] == tid and added.json()["task"]["status"] == "queued"
+        assert popped["r"].status_code == 200 and popped["r"].json()["task"]["id"] == tid
+
+
 def test_a_waiting_pop_answers_204_after_the_wait(api: Api) -> None:
     worker = _worker(api)
     began = time.perf_counter()

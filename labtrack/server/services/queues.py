@@ -192,24 +192,37 @@ class QueueService:
     def entry(self, ref: str, task_id: str) -> dict[str, Any]:
         """One entry of a queue; NotFound when the task does not wait there."""
         with self.db.read() as conn:
-            row = queue_store.resolve(conn, ref)
-            if not row:
-                raise _unknown_queue(ref)
-            entry = queue_store.get_entry(conn, task_id)
+            return self._entry_in(conn, ref, task_id)
+
+    def _entry_in(self, conn: Any, ref: str, task_id: str) -> dict[str, Any]:
+        row = queue_store.resolve(conn, ref)
+        if not row:
+            raise _unknown_queue(ref)
+        entry = queue_store.get_entry(conn, task_id)
         if not entry or entry["queue_id"] != row["id"]:
             raise NotFound(f"Task {task_id} is not waiting in queue {row['name']!r}.", {"task_id": task_id})
         return _entry(entry)
 
     def add(self, ref: str, task_id: str, priority: int = 0) -> dict[str, Any]:
-        """Enqueue a task (created, stopped or failed) in this queue: the same as POST /tasks/{id}/enqueue."""
+        """Enqueue a task (created, stopped or failed) in this queue: the same as POST /tasks/{id}/enqueue.
+
+        The entry is read back in the enqueue's own transaction: a waiting worker may pop the task
+        the moment it commits.
+        """
         _check_priority(priority)
-        self.tasks.act(task_id, "enqueue", queue=ref, priority=priority)
-        return self.entry(ref, task_id)
+        with self.db.write() as conn:
+            if not queue_store.resolve(conn, ref):
+                raise _unknown_queue(ref)
+            self.tasks.act_in(conn, task_id, "enqueue", queue=ref, priority=priority)
+            entry = self._entry_in(conn, ref, task_id)
+        self.tasks.on_enqueue()
+        return entry
 
     def remove(self, ref: str, task_id: str) -> None:
         """Take a task out of the queue: back to `created` (the same as POST /tasks/{id}/dequeue)."""
-        self.entry(ref, task_id)
-        self.tasks.act(task_id, "dequeue")
+        with self.db.write() as conn:
+            self._entry_in(conn, ref, task_id)
+            self.tasks.act_in(conn, task_id, "dequeue")
 
     def move(self, ref: str, task_id: str, priority: int | None, position: str | int | None) -> dict[str, Any]:
         """Change an entry's priority and/or move it (`top`, `bottom`, or a 0-based index in pop order).
@@ -245,7 +258,7 @@ class QueueService:
                     own = after
                 placed = [*others[:index], (task_id, own), *others[index:]]
                 queue_store.set_ranks(conn, [(tid, prio, rank) for rank, (tid, prio) in enumerate(placed, start=1)])
-        return self.entry(ref, task_id)
+            return self._entry_in(conn, ref, task_id)
 
     # -- pop -------------------------------------------------------------------------------
 

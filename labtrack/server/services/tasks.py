@@ -222,63 +222,70 @@ class TaskService:
         action that leaves `queued` takes the task's entry out of its queue, so an entry exists
         exactly while its task is queued.
         """
-        if action not in ACTIONS:
-            raise NotFound(f"Unknown task action {action!r}; use one of: {', '.join(ACTIONS)}.")
-        cleared = False
         with self.db.write() as conn:
-            row = task_store.get_row(conn, task_id, for_update=True)
-            if not row:
-                raise _unknown("Task", task_id)
-            status = row["status"]
-            if status not in _ALLOWED_FROM[action]:
-                raise IllegalTransition(
-                    f"Task {task_id} is {status}; '{action}' needs {' or '.join(_ALLOWED_FROM[action])}.",
-                    {"status": status, "action": action, "allowed_from": list(_ALLOWED_FROM[action])},
-                )
-            stamp = now()
-            values: dict[str, Any] = {"last_update": stamp}
-            if reason or action in ("start", "enqueue", "reset"):
-                values["status_reason"] = reason
-            if message or action in ("start", "enqueue", "reset"):
-                values["status_message"] = message
-            if status == "queued":
-                queue_store.delete_entry(conn, task_id)
-                values["queue"] = None
-            if action == "enqueue":
-                target = queue_store.resolve(conn, queue or DEFAULT_QUEUE)
-                if target is None:
-                    raise NotFound(f"Queue {queue or DEFAULT_QUEUE!r} does not exist: create it with POST /queues.",
-                                   {"queue": queue or DEFAULT_QUEUE})
-                queue_store.insert_entry(conn, task_id, target["id"], priority, stamp)
-                values.update(status="queued", stop_requested=False, queue=target["id"], worker=None)
-            elif action == "dequeue":
-                values.update(status="created")
-            elif action == "start":
-                values.update(status="in_progress", started=stamp, completed=None, stop_requested=False)
-            elif action == "complete":
-                values.update(status="completed", completed=stamp, stop_requested=False)
-            elif action == "fail":
-                values.update(status="failed", completed=stamp, stop_requested=False)
-            elif action == "stop":
-                if status == "in_progress" and not (force or row["stop_requested"]):
-                    # The running process sees the request on its next contact and stops itself.
-                    values.update(stop_requested=True)
-                    values.setdefault("status_reason", reason or "stop requested")
-                else:
-                    values.update(status="stopped", completed=stamp, stop_requested=False)
-            elif action == "reset":
-                values.update(status="created", started=None, completed=None, last_iteration=None,
-                              stop_requested=False, worker=None)
-                task_store.delete_task_data(conn, task_id)
-                cleared = True
-            elif action == "publish":
-                values.update(status="published")
-            task_store.update_task(conn, task_id, values)
+            cleared = self.act_in(conn, task_id, action, reason, message, force, queue=queue, priority=priority)
         if cleared:
             self.on_delete(task_id)
         if action == "enqueue":
             self.on_enqueue()
         return self.get(task_id)
+
+    def act_in(self, conn: Any, task_id: str, action: str, reason: str = "", message: str = "", force: bool = False,
+               *, queue: str | None = None, priority: int = 0) -> bool:
+        """`act` inside the caller's write transaction (which then calls `on_enqueue`/`on_delete`
+        itself after the commit); True when the task's data was cleared (reset)."""
+        if action not in ACTIONS:
+            raise NotFound(f"Unknown task action {action!r}; use one of: {', '.join(ACTIONS)}.")
+        cleared = False
+        row = task_store.get_row(conn, task_id, for_update=True)
+        if not row:
+            raise _unknown("Task", task_id)
+        status = row["status"]
+        if status not in _ALLOWED_FROM[action]:
+            raise IllegalTransition(
+                f"Task {task_id} is {status}; '{action}' needs {' or '.join(_ALLOWED_FROM[action])}.",
+                {"status": status, "action": action, "allowed_from": list(_ALLOWED_FROM[action])},
+            )
+        stamp = now()
+        values: dict[str, Any] = {"last_update": stamp}
+        if reason or action in ("start", "enqueue", "reset"):
+            values["status_reason"] = reason
+        if message or action in ("start", "enqueue", "reset"):
+            values["status_message"] = message
+        if status == "queued":
+            queue_store.delete_entry(conn, task_id)
+            values["queue"] = None
+        if action == "enqueue":
+            target = queue_store.resolve(conn, queue or DEFAULT_QUEUE)
+            if target is None:
+                raise NotFound(f"Queue {queue or DEFAULT_QUEUE!r} does not exist: create it with POST /queues.",
+                               {"queue": queue or DEFAULT_QUEUE})
+            queue_store.insert_entry(conn, task_id, target["id"], priority, stamp)
+            values.update(status="queued", stop_requested=False, queue=target["id"], worker=None)
+        elif action == "dequeue":
+            values.update(status="created")
+        elif action == "start":
+            values.update(status="in_progress", started=stamp, completed=None, stop_requested=False)
+        elif action == "complete":
+            values.update(status="completed", completed=stamp, stop_requested=False)
+        elif action == "fail":
+            values.update(status="failed", completed=stamp, stop_requested=False)
+        elif action == "stop":
+            if status == "in_progress" and not (force or row["stop_requested"]):
+                # The running process sees the request on its next contact and stops itself.
+                values.update(stop_requested=True)
+                values.setdefault("status_reason", reason or "stop requested")
+            else:
+                values.update(status="stopped", completed=stamp, stop_requested=False)
+        elif action == "reset":
+            values.update(status="created", started=None, completed=None, last_iteration=None,
+                          stop_requested=False, worker=None)
+            task_store.delete_task_data(conn, task_id)
+            cleared = True
+        elif action == "publish":
+            values.update(status="published")
+        task_store.update_task(conn, task_id, values)
+        return cleared
 
     def start_on_worker(self, conn: Any, task_id: str, worker_id: str, worker_name: str, stamp: float) -> None:
         """A popped task (its entry already locked in `conn`): queued → in_progress on a worker."""
