@@ -51,8 +51,8 @@ class Lab:
                                 "working_dir": ".", "argv": argv or [], "requirements": requirements}, **kw)
 
     def enqueue(self, task_id: str, queue: str = "default") -> None:
-        # (Not POST /queues/{queue}/entries: it answers 404 when a waiting agent pops the task before
-        # the server reads the new entry back, a server bug reported in /work/coord/agent-notes.md.)
+        # The task route (same effect as POST /queues/{queue}/entries, whose answer raced a waiting
+        # agent's pop until 8ad547e; the agent's requeue uses this route too).
         self.call("POST", f"/tasks/{task_id}/enqueue", {"queue": queue})
 
     def get(self, task_id: str) -> dict[str, Any]:
