@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from labtrack.server.api.schemas import CpuCount, Priority, Size, Strict, Task
+from labtrack.server.api.schemas import CpuCount, Priority, Size, Strict, Task, Text
 from labtrack.server.services.queues import QUEUE_NAME_PATTERN
 
 ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -18,7 +18,7 @@ Position = CpuCount
 
 class QueueCreate(Strict):
     name: str = Field(min_length=1, max_length=64, json_schema_extra={"pattern": QUEUE_NAME_PATTERN})
-    description: str = Field(default="", max_length=10_000)
+    description: Text = Field(default="", max_length=10_000)
 
 
 class Queue(BaseModel):
