@@ -261,6 +261,15 @@ def test_entries_page_with_a_cursor(api: Api) -> None:
     rest = api.get("/queues/paged/entries", params={"limit": 10, "cursor": first["next_cursor"]}).json()
     assert [e["task_id"] for e in rest["items"]] == ids[2:] and rest["next_cursor"] is None
     error(api.get("/queues/paged/entries", params={"cursor": "garbage"}), 400)
+    # Well-formed cursors holding values of the wrong type (a reused or edited cursor): 4xx, never 500.
+    import base64
+    import json
+    for values in ([True, 1, "x"], [1.5, 1, "x"], [2**70, 1, "x"], ["a", "b", "c"], [1, 2]):
+        forged = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+        assert api.get("/queues/paged/entries", params={"cursor": forged}).status_code in (400, 422), values
+    for path, values in (("/queues", [1]), ("/workers", [1, "x"])):
+        forged = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+        assert api.get(path, params={"cursor": forged}).status_code in (400, 422), (path, values)
 
 
 def test_the_queue_signal_wakes_a_waiter_at_once_and_misses_no_enqueue() -> None:

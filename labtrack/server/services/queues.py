@@ -76,6 +76,11 @@ class QueueSignal:
                 self._waiters.discard(entry)
 
 
+def _int64(value: Any) -> bool:
+    # bool is an int to Python but not to PostgreSQL; a cursor we issued holds plain 64-bit integers.
+    return type(value) is int and -(2**63) <= value < 2**63
+
+
 def _unknown_queue(ref: str) -> NotFound:
     return NotFound(f"Queue {ref!r} does not exist (a queue is named by its id or its name).", {"queue": ref})
 
@@ -176,7 +181,7 @@ class QueueService:
         """A queue's entries in pop order."""
         check_limit(limit)
         after = decode_cursor(cursor, 3)
-        if after is not None and not (isinstance(after[0], int) and isinstance(after[1], int) and isinstance(after[2], str)):
+        if after is not None and not (_int64(after[0]) and _int64(after[1]) and isinstance(after[2], str)):
             raise Invalid("The cursor is not valid for this list: pass next_cursor unchanged.",
                           [{"loc": ["query", "cursor"], "msg": "not ours"}])
         with self.db.read() as conn:
