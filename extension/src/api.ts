@@ -117,6 +117,8 @@ export interface ITaskPatch {
   project_id?: string;
   archived?: boolean;
   comment?: string;
+  /** Sections named here replace the task's (a draft's values, edited before it runs). */
+  hyperparams?: ITask['hyperparams'];
 }
 
 /** Send JSON to a tracking-server endpoint with `method`; parse the answer. */

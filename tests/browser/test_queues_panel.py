@@ -45,6 +45,7 @@ def test_queues_panel_reorders_removes_aborts_and_enqueues(lab_page, seeder, tra
     api = Api(tracking_server)
     api("POST", "queues", {"name": "gpu", "description": "the H100 box"})
     tasks = {name: seeder.task("vision", name, status="created") for name in ("train-a", "train-b", "train-c", "train-d")}
+    finished = seeder.task("vision", "train-e", {"lr": 0.1, "epochs": 3}, status="completed")
     for name in ("train-a", "train-b", "train-c", "train-d"):
         api("POST", "queues/gpu/entries", {"task_id": tasks[name]["id"]})
     worker = api(
@@ -118,6 +119,38 @@ def test_queues_panel_reorders_removes_aborts_and_enqueues(lab_page, seeder, tra
     assert "labtrack:enqueue-tasks" not in offered
     page.keyboard.press("Escape")
 
+    # Clone a finished run, change a parameter in the draft's task view, enqueue it from there.
+    page.click(f".lt-task-row[data-task-id='{finished['id']}']", button="right")
+    page.click(".lm-Menu .lm-Menu-item[data-command='labtrack:clone-tasks']")
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("input").fill("train-e lr 0.01")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.lt-task-row .lt-task-name')].some(e => e.textContent === 'train-e lr 0.01')",
+        timeout=20_000,
+    )
+    draft = next(t for t in api("GET", "tasks?search=lr%200.01&limit=10")["items"] if t["name"] == "train-e lr 0.01")
+    view = f"#labtrack-task-{draft['id']}"
+    page.wait_for_selector(view)
+    page.click(f"{view} .lt-tab[data-tab='Hyperparameters']")
+    page.click(f"{view} .lt-hparams-edit")
+    page.fill(f"{view} input[aria-label='General/lr']", "0.01")
+    page.click(f"{view} .lt-hparams-save")
+    page.wait_for_selector(f"{view} tr[data-param='General/lr'] td:text-is('0.01')")
+    hyper = api("GET", f"tasks/{draft['id']}")["hyperparams"]["General"]
+    assert (hyper["lr"]["value"], hyper["epochs"]["value"]) == ("0.01", "3")
+    assert api("GET", f"tasks/{finished['id']}")["hyperparams"]["General"]["lr"]["value"] == "0.1"
+    lab_page.shot("03-draft-params", view)
+    page.click(f"{view} .lt-task-actions")
+    page.click(".lm-Menu .lm-Menu-item[data-command='labtrack:enqueue-tasks']")
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("select").select_option("gpu")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    # Queued, the draft's values are no longer editable.
+    page.wait_for_selector(f"{view} .lt-hparams-edit", state="detached")
+    assert api("GET", f"tasks/{draft['id']}")["status"] == "queued"
+
     lab_page.command("labtrack:open-queues")
+    _wait_pending(page, "gpu", ["train-d", "train-b", "train-c", "train-e lr 0.01"])
     lab_page.set_theme(dark=True)
     lab_page.shot("02-dark")

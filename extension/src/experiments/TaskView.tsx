@@ -12,6 +12,7 @@ import { LabtrackError } from '../request';
 import { dateTime, duration, num, runLabel, runName, shortId, statusLabel } from '../format';
 import { ILabtrackSettings, IMetricInfo, IRuntime, IScript, ITask } from '../tokens';
 import { isSystemMetric, userLastIteration } from '../charts/system';
+import { HyperparamsTab } from './HyperparamsTab';
 import { ScalarsTab } from './ScalarsTab';
 import { StatusIcon } from '../components/StatusIcon';
 import { ArtifactsTab, CodeTab, ConsoleTab, PlotsTab } from './TaskTabs';
@@ -156,42 +157,6 @@ function Overview(props: {
   );
 }
 
-function Hyperparameters(props: { task: ITask }): JSX.Element {
-  const { task } = props;
-  const sections = Object.entries(task.hyperparams ?? {});
-  const config = Object.entries(task.configuration ?? {});
-  if (!sections.length && !config.length) {
-    return <div className="lt-empty">No hyperparameters were connected to this experiment.</div>;
-  }
-  return (
-    <div className="lt-hparams">
-      {sections.map(([section, values]) => (
-        <div key={section}>
-          <h3>{section}</h3>
-          <table className="lt-table">
-            <tbody>
-              {Object.entries(values).map(([name, p]) => (
-                <tr key={name} data-param={`${section}/${name}`}>
-                  <th>{name}</th>
-                  <td>{p.value}</td>
-                  <td className="lt-dim">{p.type}</td>
-                  <td className="lt-dim">{p.description}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ))}
-      {config.map(([name, entry]) => (
-        <div key={name}>
-          <h3>Configuration: {name}</h3>
-          <pre className="lt-code">{entry.value}</pre>
-        </div>
-      ))}
-    </div>
-  );
-}
-
 /** The view's body; `isVisible` pauses the live refresh while the tab is hidden. */
 export function TaskViewBody(props: {
   taskId: string;
@@ -319,7 +284,9 @@ export function TaskViewBody(props: {
         {tab === 'Overview' && (
           <Overview task={task} metrics={metrics} openTask={hooks.openTask} />
         )}
-        {tab === 'Hyperparameters' && <Hyperparameters task={task} />}
+        {tab === 'Hyperparameters' && (
+          <HyperparamsTab task={task} onSaved={() => void load()} />
+        )}
         {tab === 'Scalars' && (
           <ScalarsTab task={task} metrics={metrics} tick={tick} buckets={settings().chartBuckets} />
         )}
