@@ -7,6 +7,7 @@ import logging
 import os
 import stat
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -102,8 +103,26 @@ def run_server(args: argparse.Namespace) -> int:
         print(f"labtrack server: cannot open the database or artifact store: {_first_line(exc)}", file=sys.stderr)
         return 2
     print(f"labtrack server: http://{args.host}:{args.port}/api/v1 (database {_safe_url(settings.db_url)})", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info", timeout_graceful_shutdown=10)
+    _serve(app, args.host, args.port)
     return 0
+
+
+def _serve(app: Any, host: str, port: int) -> None:
+    """uvicorn's server, except that SIGTERM/SIGINT first ends the long-polling pops.
+
+    They then answer 204 at once; otherwise each would hold the shutdown for its whole grace
+    period and then get a 500.
+    """
+    import uvicorn
+
+    class EndingWaits(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # In a thread: this runs inside a signal handler, which must not take the signal's lock.
+            threading.Thread(target=app.state.queues.signal.close, daemon=True).start()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="info", timeout_graceful_shutdown=10)
+    EndingWaits(config).run()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -292,3 +292,30 @@ def test_the_queue_signal_wakes_a_waiter_at_once_and_misses_no_enqueue() -> None
         assert time.perf_counter() - began >= 0.25
 
     asyncio.run(scenario())
+
+
+def test_stopping_the_server_ends_waiting_pops_at_once(server_factory) -> None:
+    """SIGTERM ends long-polls with 204 (a worker asks again elsewhere) instead of holding the
+    shutdown for its 10 s grace period and then answering 500."""
+    server = server_factory("sqlite")
+    server.start()
+    api = Api(server)
+    worker = _worker(api)
+    answer: dict = {}
+
+    def wait() -> None:
+        try:
+            answer["r"] = _pop(_session_like(api), worker, ["default"], wait=30)
+        except requests.RequestException as exc:
+            answer["error"] = exc
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(1.0)
+    began = time.perf_counter()
+    server.stop()
+    stopped = time.perf_counter() - began
+    waiter.join(30)
+    assert "r" in answer, f"the waiting pop got no answer: {answer.get('error')!r}"
+    assert answer["r"].status_code == 204, answer["r"].text
+    assert stopped < 8, f"the server took {stopped:.1f} s to stop with a pop waiting"

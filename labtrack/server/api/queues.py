@@ -87,11 +87,11 @@ async def pop_task(
     result = await run_in_threadpool(queues.pop, queue_ids, body.worker)  # also checks the worker (409)
     while result is None:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or queues.signal.closed:  # closed: the server is stopping, don't hold it up
             return Response(status_code=204)
         # Sleeps on the event loop (no thread held) until an enqueue here, or the re-check time.
         await queues.signal.wait(seen, min(remaining, RECHECK_SECONDS))
-        if await request.is_disconnected():  # the agent went away: give its task to no one
+        if queues.signal.closed or await request.is_disconnected():  # stopping, or the agent went away
             return Response(status_code=204)
         if time.monotonic() - touched > touch_every:
             touched = time.monotonic()

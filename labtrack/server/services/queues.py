@@ -42,6 +42,8 @@ class QueueSignal:
         self._lock = threading.Lock()
         self._generation = 0
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        # Set when the server begins to shut down: waiting pops end (204) instead of holding it up.
+        self.closed = False
 
     @property
     def generation(self) -> int:
@@ -58,12 +60,17 @@ class QueueSignal:
             except RuntimeError:  # that loop has closed; its waiter is gone with it
                 pass
 
+    def close(self) -> None:
+        """End every wait now and every later one at once (the server is shutting down)."""
+        self.closed = True
+        self.notify()
+
     async def wait(self, seen: int, timeout: float) -> bool:
         """Sleep until the generation moves past `seen` or `timeout` seconds pass; True when it moved."""
         event = asyncio.Event()
         entry = (asyncio.get_running_loop(), event)
         with self._lock:
-            if self._generation != seen:
+            if self._generation != seen or self.closed:
                 return True
             self._waiters.add(entry)
         try:
