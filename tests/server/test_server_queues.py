@@ -319,3 +319,50 @@ def test_stopping_the_server_ends_waiting_pops_at_once(server_factory) -> None:
     assert "r" in answer, f"the waiting pop got no answer: {answer.get('error')!r}"
     assert answer["r"].status_code == 204, answer["r"].text
     assert stopped < 8, f"the server took {stopped:.1f} s to stop with a pop waiting"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrading_puts_tasks_queued_before_queues_existed_in_default(server_factory, backend: str) -> None:
+    """Migration 0005 makes the default queue and gives every already-queued task an entry there,
+    oldest first, so nothing that was queued is stranded."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from labtrack.server.store.db import Database, alembic_config, upgrade
+
+    server = server_factory(backend)
+    db = Database(server.db_url, pool=False)  # a fresh database; the server starts on it afterwards
+    older, newer, idle = "f" * 32, "a" * 32, "b" * 32
+    try:
+        with db.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0004")
+            conn.execute(text("INSERT INTO projects (id, name, description, created) VALUES ('p1', 'old', '', 1.0)"))
+            for tid, status, stamp in ((newer, "queued", 2.0), (idle, "created", 1.0), (older, "queued", 1.5)):
+                conn.execute(text(
+                    "INSERT INTO tasks (id, project_id, name, type, status, status_reason, status_message, "
+                    "stop_requested, archived, tags, comment, \"user\", created, last_update, hyperparams, "
+                    "configuration, script, runtime) VALUES (:id, 'p1', :id, 'training', :status, '', '', false, "
+                    "false, '[]', '', 'old', 1.0, :t, '{}', '{}', '{}', '{}')"),
+                    {"id": tid, "status": status, "t": stamp})
+        upgrade(db)
+    finally:
+        db.dispose()
+    server.start()
+    api = Api(server)
+    assert _order(api, "default") == [older, newer]
+    assert api.get(f"/tasks/{older}").json()["queue"] == api.get("/queues/default").json()["id"]
+    assert api.get(f"/tasks/{idle}").json()["queue"] is None
+    worker = _worker(api)
+    assert _pop(api, worker, ["default"]).json()["task"]["id"] == older
+
+
+def test_a_server_re_creates_a_missing_default_queue(server_factory) -> None:
+    import sqlite3
+
+    server = server_factory("sqlite")
+    server.start()
+    server.stop()
+    with sqlite3.connect(server.db_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("DELETE FROM queues")
+    server.start()
+    assert Api(server).get("/queues/default").status_code == 200

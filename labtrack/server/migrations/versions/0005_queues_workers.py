@@ -79,13 +79,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_tasks_queue'), ['queue'], unique=False)
         batch_op.create_index(batch_op.f('ix_tasks_worker_status'), ['worker', 'status'], unique=False)
 
-    # Tasks queued before queues existed wait in `default`, so nothing queued is stranded.
+    # Tasks queued before queues existed wait in `default`, oldest first, so nothing queued is stranded.
     default_id = uuid.uuid4().hex
     op.bulk_insert(queues, [{'id': default_id, 'name': 'default', 'description': 'The queue a task goes to when '
                              'none is named.', 'created': time.time()}])
     op.execute(sa.text(
         "INSERT INTO queue_entries (task_id, queue_id, priority, rank, enqueued) "
-        "SELECT id, :queue, 0, 0, last_update FROM tasks WHERE status = 'queued'").bindparams(queue=default_id))
+        "SELECT id, :queue, 0, ROW_NUMBER() OVER (ORDER BY last_update, id), last_update FROM tasks "
+        "WHERE status = 'queued'").bindparams(queue=default_id))
     op.execute(sa.text("UPDATE tasks SET queue = :queue WHERE status = 'queued'").bindparams(queue=default_id))
 
 
