@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from labtrack.server.api.common import ERRORS, OrjsonResponse, Services, services
 from labtrack.server.api.ingest_route import read_body, store_event_batch
-from labtrack.server.api.schemas import NO_NUL, WS, ConsoleList, EventBatchResult, MediaEventList, MetricList, Series, SeriesList
+from labtrack.server.api.schemas import NUL_FREE, WS, Text, ConsoleList, EventBatchResult, MediaEventList, MetricList, Series, SeriesList
 from labtrack.server.errors import Invalid
 from labtrack.server.services.ingest import MAX_ITERATION, MAX_NAME, STREAMS
 
@@ -28,7 +28,7 @@ def _event(kind: str, required: list[str], **fields: dict[str, Any]) -> dict[str
 # `scalars` event's `values` (and `times`, when sent) are as long as its `iterations`.
 _TIME: dict[str, Any] = {"type": ["number", "null"], "description": "Unix seconds; null or left out: when the server received it"}
 _ITERATION: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_ITERATION}
-_NAME: dict[str, Any] = {"type": "string", "maxLength": MAX_NAME, "pattern": NO_NUL}
+_NAME: dict[str, Any] = {"type": "string", "maxLength": MAX_NAME, **NUL_FREE}
 _METRIC: dict[str, Any] = {**_NAME, "minLength": 1}
 _WS = WS + "*"
 _VALUE: dict[str, Any] = {"anyOf": [
@@ -95,8 +95,8 @@ def list_metrics(task_id: str, svc: Services = Depends(services)) -> OrjsonRespo
 @router.get("/tasks/{task_id}/scalars", response_model=Series)
 def get_series(
     task_id: str,
-    metric: str = Query(..., min_length=1, max_length=500, pattern=NO_NUL),
-    variant: str = Query("", max_length=500, pattern=NO_NUL),
+    metric: Annotated[Text, Query(min_length=1, max_length=500)],
+    variant: Annotated[Text, Query(max_length=500)] = "",
     start: int | None = Query(None, ge=0, le=2**62, description="first iteration (inclusive)"),
     end: int | None = Query(None, ge=0, le=2**62, description="last iteration (inclusive)"),
     limit: int = Query(10_000, ge=1, le=100_000),
@@ -112,10 +112,10 @@ def get_series(
 
 @router.get("/scalars", response_model=SeriesList)
 def compare_series(
+    metric: Annotated[Text, Query(min_length=1, max_length=500)],
     task_ids: str = Query(..., description="comma list of 1-100 distinct task ids",
                           json_schema_extra={"pattern": TASK_IDS_PATTERN}),
-    metric: str = Query(..., min_length=1, max_length=500, pattern=NO_NUL),
-    variant: str | None = Query(None, max_length=500, pattern=NO_NUL, description="omit for every variant"),
+    variant: Text | None = Query(None, max_length=500, description="omit for every variant"),
     start: int | None = Query(None, ge=0, le=2**62),
     end: int | None = Query(None, ge=0, le=2**62),
     limit: int = Query(10_000, ge=1, le=100_000),
@@ -153,7 +153,7 @@ def get_console(
 def _media_route(kind: str, path: str) -> None:
     def endpoint(
         task_id: str,
-        metric: str | None = Query(None, max_length=500, pattern=NO_NUL),
+        metric: Text | None = Query(None, max_length=500),
         after: int | None = Query(None, ge=0, le=2**62),
         limit: int = Query(100, ge=1, le=1000),
         svc: Services = Depends(services),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response
 
 from labtrack.server.api.common import ERRORS, Services, services, with_times
-from labtrack.server.api.schemas import NO_NUL, Project, ProjectCreate, ProjectList, ProjectPatch
+from labtrack.server.api.schemas import Project, ProjectCreate, ProjectList, ProjectPatch, Text
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=ERRORS)
 
@@ -18,7 +18,7 @@ def create_project(body: ProjectCreate, svc: Services = Depends(services)) -> di
 
 @router.get("", response_model=ProjectList)
 def list_projects(
-    search: str | None = Query(None, max_length=1000, pattern=NO_NUL),
+    search: Text | None = Query(None, max_length=1000),
     limit: int = Query(50, ge=1, le=1000),
     cursor: str | None = None,
     svc: Services = Depends(services),

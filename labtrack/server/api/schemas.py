@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
 from labtrack.server.services.projects import PROJECT_NAME_PATTERN
@@ -29,11 +29,22 @@ def csv_pattern(choices: tuple[str, ...], limit: int) -> str:
     return rf"^{item}(?:,{item}){{0,{limit - 1}}}$"
 
 # PostgreSQL's text can't hold U+0000 and SQLite's can: so that both store the same, text kept in
-# a column of its own (names, descriptions, comments, tags, messages, ...) refuses it everywhere.
-# JSON-valued fields (hyperparams, configuration, script, metadata, ...) may hold it: their JSON
-# text stores it escaped.
+# a column of its own (names, descriptions, comments, tags, messages, filters, ...) refuses it
+# everywhere. JSON-valued fields (hyperparams, configuration, script, metadata, ...) may hold it:
+# their JSON text stores it escaped. `Text` says so in the document as "no match of [\x00]" rather
+# than a whole-string pattern, which a fuzzer would draw long texts from a regex for; NO_NUL is that
+# pattern, for a short query parameter.
+NUL_FREE: JsonDict = {"not": {"pattern": r"[\x00]"}}
 NO_NUL = r"^[^\x00]*$"
-Text = Annotated[str, Field(pattern=NO_NUL)]
+
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("holds a NUL character (U+0000), which PostgreSQL can't store: remove or replace it")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_no_nul), Field(json_schema_extra=NUL_FREE)]
 
 ARTIFACT_KEY: JsonDict = {"pattern": r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"}
 MEDIA_NAME: JsonDict = {"pattern": r"^[0-9a-f]{64}(\.[a-z0-9]{1,10})?$"}

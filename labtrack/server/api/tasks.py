@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from labtrack.server.api.common import ERRORS, Services, services, with_times
 from labtrack.server.api.schemas import (
-    NO_NUL, WS, EnqueueChange, Heartbeat, StatusChange, Task, TaskClone, TaskCreate, TaskList, TaskPatch, csv_pattern,
+    WS, EnqueueChange, Heartbeat, StatusChange, Task, TaskClone, TaskCreate, TaskList, TaskPatch, Text, csv_pattern,
 )
 from labtrack.server.errors import Invalid
 from labtrack.server.services.tasks import ACTIONS, SORT_KEYS, STATUSES, TASK_TYPES, parse_sort
@@ -102,21 +102,21 @@ def create_task(body: TaskCreate, request: Request, svc: Services = Depends(serv
 @router.get("", response_model=TaskList)
 def list_tasks(
     project_id: str | None = Query(None, description="comma list of project ids"),
-    project: str | None = Query(None, pattern=NO_NUL, description="project name"),
+    project: Text | None = Query(None, description="project name"),
     include_subprojects: bool = False,
     status: str | None = Query(None, description="comma list", json_schema_extra={"pattern": csv_pattern(STATUSES, 1000)}),
     type: str | None = Query(None, description="comma list", json_schema_extra={"pattern": csv_pattern(TASK_TYPES, 1000)}),
-    tags: str | None = Query(None, pattern=NO_NUL, description="comma list; all must match"),
-    search: str | None = Query(None, max_length=1000, pattern=NO_NUL, description="substring of the name, case-insensitive"),
+    tags: Text | None = Query(None, description="comma list; all must match"),
+    search: Text | None = Query(None, max_length=1000, description="substring of the name, case-insensitive"),
     created_after: str | None = Query(None, json_schema_extra=_TIME_DOC),
     created_before: str | None = Query(None, json_schema_extra=_TIME_DOC),
     updated_after: str | None = Query(None, json_schema_extra=_TIME_DOC),
     updated_before: str | None = Query(None, json_schema_extra=_TIME_DOC),
     archived: str = Query("false", description="false (default), true, or all", json_schema_extra={"pattern": _ARCHIVED}),
     ids: str | None = Query(None, description="comma list, at most 1000"),
-    user: str | None = Query(None, pattern=NO_NUL),
-    queue: str | None = Query(None, max_length=64, pattern=NO_NUL, description="queue id or name: the tasks waiting in it"),
-    worker: str | None = Query(None, max_length=32, pattern=NO_NUL, description="worker id: the tasks it runs or ran"),
+    user: Text | None = None,
+    queue: Text | None = Query(None, max_length=64, description="queue id or name: the tasks waiting in it"),
+    worker: Text | None = Query(None, max_length=32, description="worker id: the tasks it runs or ran"),
     sort: str = Query("-created", json_schema_extra={"pattern": _SORT}, description="created, last_update, started, name, status, last_iteration or metric:<metric>/<variant>; '-' for descending"),
     limit: int = Query(50, ge=1, le=1000),
     cursor: str | None = None,
