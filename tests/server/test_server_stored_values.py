@@ -35,6 +35,11 @@ def test_nul_is_refused_alike_in_text_columns_and_stated(api: Api) -> None:
     for params in ({"search": NUL}, {"user": NUL}, {"tags": NUL}, {"project": NUL}):
         error(api.get("/tasks", params=params), 422)
     error(api.get("/projects", params={"search": NUL}), 422)
+    for path, params in (("/models", {"search": NUL}), ("/models", {"framework": NUL}), ("/datasets", {"name": NUL})):
+        error(api.get(path, params=params), 422)
+    upload = api.put(f"/tasks/{task['id']}/artifacts/up", params={"filename": NUL}, data=b"x",
+                     headers={"Content-Type": "application/octet-stream"})
+    error(upload, 422)
     bad_metric = {"events": [{"type": "scalar", "metric": NUL, "iteration": 0, "value": 1.0}]}
     assert "NUL" in error(api.post(f"/tasks/{task['id']}/events", json=bad_metric), 422)["message"]
     # Nothing of the refused requests was stored.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from labtrack.server.api.common import ERRORS, Services, page, services, with_times
 from labtrack.server.api.headers import INLINE_IMAGE_TYPES, SAFE_TYPE, download_headers
 from labtrack.server.api.schemas import (
-    ARTIFACT_KEY, MEDIA_NAME, Artifact, ArtifactList, ArtifactPatch, ArtifactRegister, MediaStored,
+    ARTIFACT_KEY, MEDIA_NAME, Artifact, ArtifactList, ArtifactPatch, ArtifactRegister, MediaStored, Text,
 )
 from labtrack.server.api.streams import declared_size, iter_file, require_body
 
@@ -35,8 +35,8 @@ async def upload_artifact(
     task_id: str,
     request: Request,
     key: str = KEY,
-    type: str = Query("", max_length=100),
-    filename: str = Query("", max_length=1000),
+    type: Annotated[Text, Query(max_length=100)] = "",
+    filename: Annotated[Text, Query(max_length=1000)] = "",
     svc: Services = Depends(services),
 ) -> dict:
     """Upload bytes (streamed; sha256 and size recorded); re-uploading a key replaces it."""

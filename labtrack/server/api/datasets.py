@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labtrack.server.api.common import ERRORS, Services, page, with_times
-from labtrack.server.api.schemas import PROJECT_NAME
+from labtrack.server.api.schemas import PROJECT_NAME, Text
 from labtrack.server.api.streams import iter_file, require_body
 from labtrack.server.api.dataset_schemas import (
     BlobBatchResult,
@@ -67,10 +67,10 @@ def create_dataset(body: DatasetCreate, request: Request, ds: DatasetService = D
 @router.get("/datasets", response_model=DatasetList)
 def list_datasets(
     project: str | None = Query(None, max_length=1000, json_schema_extra=PROJECT_NAME),
-    name: str | None = Query(None, max_length=1000),
-    version: str | None = Query(None, max_length=100),
+    name: Text | None = Query(None, max_length=1000),
+    version: Text | None = Query(None, max_length=100),
     state: DatasetState | None = None,
-    search: str | None = Query(None, max_length=1000, description="part of the name, any case"),
+    search: Text | None = Query(None, max_length=1000, description="part of the name, any case"),
     limit: int = Query(50, ge=1, le=1000),
     cursor: str | None = None,
     ds: DatasetService = Depends(datasets),
@@ -112,7 +112,7 @@ def change_files(dataset_id: str, body: FileChanges, ds: DatasetService = Depend
 @router.get("/datasets/{dataset_id}/files", response_model=FileList)
 def list_files(
     dataset_id: str,
-    prefix: str | None = Query(None, max_length=1024, description="only paths starting with this"),
+    prefix: Text | None = Query(None, max_length=1024, description="only paths starting with this"),
     limit: int = Query(1000, ge=1, le=MAX_BATCH),
     cursor: str | None = None,
     ds: DatasetService = Depends(datasets),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from labtrack.server.api.common import ERRORS, Services, page, with_times
 from labtrack.server.api.headers import content_disposition
 from labtrack.server.api.streams import declared_size, iter_file
+from labtrack.server.api.schemas import Text
 from labtrack.server.api.model_schemas import (
     ModelCreate,
     ModelDetail,
@@ -65,11 +66,11 @@ def create_model(body: ModelCreate, request: Request, models: ModelService = Dep
 
 @router.get("/models", response_model=ModelList)
 def list_models(
-    project: str | None = Query(None, max_length=1000, description="project name"),
-    name: str | None = Query(None, max_length=1000, description="exact model name"),
-    search: str | None = Query(None, max_length=1000, description="part of the name, any case"),
-    tags: str | None = Query(None, description="comma list; all must match"),
-    framework: str | None = Query(None, description="comma list; any may match"),
+    project: Text | None = Query(None, max_length=1000, description="project name"),
+    name: Text | None = Query(None, max_length=1000, description="exact model name"),
+    search: Text | None = Query(None, max_length=1000, description="part of the name, any case"),
+    tags: Text | None = Query(None, description="comma list; all must match"),
+    framework: Text | None = Query(None, description="comma list; any may match"),
     published: bool | None = Query(None, description="only published (true) or unpublished (false) models"),
     task_id: str | None = Query(None, pattern=r"^[0-9a-f]{32}$", description="models made by this task"),
     sort: ModelSort = Query("-created", description="created, last_update or name; '-' for descending"),
@@ -116,7 +117,7 @@ def delete_model(model_id: str, models: ModelService = Depends(registry)) -> Res
 async def upload_weights(
     model_id: str,
     request: Request,
-    filename: str = Query("", max_length=1000),
+    filename: Annotated[Text, Query(max_length=1000)] = "",
     sha256: str | None = Query(None, pattern=r"^[0-9a-f]{64}$",
                                description="the bytes' sha256: checked before they are stored (422 hash_mismatch)"),
     models: ModelService = Depends(registry),
