@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labtrack.server.api.common import ERRORS, Services, with_times
-from labtrack.server.api.schemas import NO_NUL
+from labtrack.server.api.schemas import Text
 from labtrack.server.api.queue_schemas import (
     Entry, EntryCreate, EntryList, EntryPatch, PopRequest, PopResult, Queue, QueueCreate, QueueList,
 )
@@ -62,7 +62,7 @@ def create_queue(body: QueueCreate, queues: QueueService = Depends(queue_service
 
 @router.get("", response_model=QueueList)
 def list_queues(
-    name: str | None = Query(None, max_length=64, pattern=NO_NUL, description="exact queue name"),
+    name: Text | None = Query(None, max_length=64, description="exact queue name"),
     limit: int = Query(1000, ge=1, le=1000),
     cursor: str | None = None,
     queues: QueueService = Depends(queue_service),
