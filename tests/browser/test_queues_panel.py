@@ -7,8 +7,10 @@ The worker is registered, heartbeats and pops through the same REST calls the ag
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import pytest
 import requests
 
 GB = 1024**3
@@ -154,3 +156,34 @@ def test_queues_panel_reorders_removes_aborts_and_enqueues(lab_page, seeder, tra
     _wait_pending(page, "gpu", ["train-d", "train-b", "train-c", "train-e lr 0.01"])
     lab_page.set_theme(dark=True)
     lab_page.shot("02-dark")
+
+
+@pytest.mark.labtrack_settings({"refreshInterval": 1})
+def test_queues_panel_polls_only_while_visible(lab_page, seeder, tracking_server):
+    """The panel reads nothing until it is opened, refreshes on its own while shown (a task
+    enqueued meanwhile appears), and asks nothing while another panel hides it."""
+    api = Api(tracking_server)
+    page = lab_page.page
+    # Playwright delivers events during its own calls: wait with page.wait_for_timeout, not sleep.
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/labtrack/api/v1/queues" in r.url else None)
+    page.wait_for_timeout(2500)
+    assert asked == [], "the queues panel read the server before it was opened"
+
+    lab_page.command("labtrack:open-queues")
+    page.wait_for_selector(".lt-q-queue[data-queue='default']")
+    task = seeder.task("vision", "late-arrival", status="created")
+    api("POST", f"tasks/{task['id']}/enqueue", {"queue": "default"})
+    _wait_pending(page, "default", ["late-arrival"])  # no click: the live refresh found it
+
+    lab_page.command("labtrack:open-sidebar")
+    page.wait_for_selector("#labtrack-queues", state="hidden")
+    page.wait_for_timeout(1500)  # a refresh already under way may still land
+    before = len(asked)
+    page.wait_for_timeout(3500)
+    assert len(asked) == before, f"the queues panel polled while hidden: {asked[before:]}"
+    lab_page.command("labtrack:open-queues")
+    deadline = time.monotonic() + 10
+    while len(asked) == before and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert len(asked) > before, "the queues panel did not refresh once shown again"

@@ -20,7 +20,7 @@ export function modelSnippet(m: IModelDetail): string {
     'from labtrack import InputModel',
     '',
     `model = InputModel(model_id=${pyString(m.id)})  # ${m.project} / ${m.name}`,
-    'task.connect(model)  # inside a task: recorded as its input',
+    "# task.connect(model)  # inside a task: records it as the task's input",
     'path = model.get_local_copy()'
   ].join('\n');
 }
