@@ -266,10 +266,10 @@ def test_entries_page_with_a_cursor(api: Api) -> None:
     import json
     for values in ([True, 1, "x"], [1.5, 1, "x"], [2**70, 1, "x"], ["a", "b", "c"], [1, 2]):
         forged = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-        assert api.get("/queues/paged/entries", params={"cursor": forged}).status_code in (400, 422), values
+        error(api.get("/queues/paged/entries", params={"cursor": forged}), 400, "bad_request")
     for path, values in (("/queues", [1]), ("/workers", [1, "x"])):
         forged = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-        assert api.get(path, params={"cursor": forged}).status_code in (400, 422), (path, values)
+        error(api.get(path, params={"cursor": forged}), 400, "bad_request")
 
 
 def test_the_queue_signal_wakes_a_waiter_at_once_and_misses_no_enqueue() -> None:

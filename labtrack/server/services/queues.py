@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from labtrack.server.errors import Conflict, Invalid, NotEmpty, NotFound
+from labtrack.server.errors import BadRequest, Conflict, Invalid, NotEmpty, NotFound
 from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
 from labtrack.server.services.tasks import DEFAULT_QUEUE, TaskService
 from labtrack.server.store import queues as queue_store
@@ -150,8 +150,8 @@ class QueueService:
         check_limit(limit)
         after = decode_cursor(cursor, 1)
         if after is not None and not isinstance(after[0], str):
-            raise Invalid("The cursor is not valid for this list: pass next_cursor unchanged.",
-                          [{"loc": ["query", "cursor"], "msg": "not ours"}])
+            raise BadRequest("The cursor is not valid for this list: pass the next_cursor of the previous page "
+                             "unchanged.")
         with self.db.read() as conn:
             rows = queue_store.list_queues(conn, name, after[0] if after else None, limit + 1)
             more = len(rows) > limit
@@ -173,7 +173,7 @@ class QueueService:
             if row["name"] == DEFAULT_QUEUE:
                 raise Conflict("The default queue can't be deleted: tasks enqueued without a queue go there.",
                                {"queue": row["id"]})
-            waiting = queue_store.entry_task_ids(conn, row["id"])
+            waiting = queue_store.lock_waiting_tasks(conn, row["id"])
             if waiting and not force:
                 raise NotEmpty(f"Queue {row['name']!r} holds {len(waiting)} task(s): dequeue them first, or "
                                "delete with ?force=true to send them back to created.",
@@ -189,8 +189,8 @@ class QueueService:
         check_limit(limit)
         after = decode_cursor(cursor, 3)
         if after is not None and not (_int64(after[0]) and _int64(after[1]) and isinstance(after[2], str)):
-            raise Invalid("The cursor is not valid for this list: pass next_cursor unchanged.",
-                          [{"loc": ["query", "cursor"], "msg": "not ours"}])
+            raise BadRequest("The cursor is not valid for this list: pass the next_cursor of the previous page "
+                             "unchanged.")
         with self.db.read() as conn:
             row = queue_store.resolve(conn, ref)
             if not row:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from labtrack.server.errors import Conflict, Invalid, NotFound
+from labtrack.server.errors import BadRequest, Conflict, NotFound
 from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
 from labtrack.server.store import queues as queue_store
 from labtrack.server.store import tasks as task_store
@@ -84,8 +84,8 @@ class WorkerService:
         check_limit(limit)
         after = decode_cursor(cursor, 2)
         if after is not None and not all(isinstance(v, str) for v in after):
-            raise Invalid("The cursor is not valid for this list: pass next_cursor unchanged.",
-                          [{"loc": ["query", "cursor"], "msg": "not ours"}])
+            raise BadRequest("The cursor is not valid for this list: pass the next_cursor of the previous page "
+                             "unchanged.")
         statuses = list(WORKER_STATUSES) if status == "all" else [status]
         with self.db.read() as conn:
             rows = worker_store.list_workers(conn, statuses, tuple(after) if after else None, limit + 1)  # type: ignore[arg-type]

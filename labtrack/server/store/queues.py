@@ -134,9 +134,16 @@ def set_ranks(conn: Connection, ranks: list[tuple[str, int, int]]) -> None:
                      .values(priority=priority, rank=rank))
 
 
-def entry_task_ids(conn: Connection, queue_id: str) -> list[str]:
-    """Ids of the tasks waiting in a queue."""
-    return list(conn.execute(select(queue_entries.c.task_id).where(queue_entries.c.queue_id == queue_id)).scalars())
+def lock_waiting_tasks(conn: Connection, queue_id: str) -> list[str]:
+    """Ids of the tasks waiting in a queue, their rows locked on PostgreSQL.
+
+    Task rows first, as status actions lock them: a pop that takes one of them meanwhile commits
+    first, and the row, no longer queued here, drops out of the answer.
+    """
+    query = select(tasks.c.id).where(tasks.c.queue == queue_id, tasks.c.status == "queued")
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return list(conn.execute(query).scalars())
 
 
 def any_pending(conn: Connection, queue_ids: list[str]) -> bool:
