@@ -159,8 +159,11 @@ def test_datasets_panel_pages_100k_files(lab_page, tracking_server):
     view = f".lt-dataset-view[data-dataset-id='{draft['id']}']"
     page.wait_for_selector(f"{view} .lt-ds-file")
     first_rows = time.monotonic() - started
-    # A draft's snippet asks for drafts too (Dataset.get leaves them out otherwise).
-    assert "include_drafts=True" in page.text_content(f"{view} .lt-snippet-code")
+    # A draft's snippet asks for drafts too (Dataset.get leaves them out otherwise) and lists its
+    # files (a draft has no local copy yet); pasted as it is, it works.
+    snippet = page.text_content(f"{view} .lt-snippet-code")
+    assert "include_drafts=True" in snippet
+    assert _python(snippet + "\nprint(len(files))\n", tracking_server.env).split()[-1] == str(total)
     assert page.eval_on_selector_all(f"{view} .lt-ds-file", "els => els.length") < 120
 
     # Scroll to the end, page after page, until the whole manifest is loaded.
@@ -171,6 +174,8 @@ def test_datasets_panel_pages_100k_files(lab_page, tracking_server):
         page.eval_on_selector(f"{view} .lt-ds-file-list", "el => { el.scrollTop = el.scrollHeight; }")
         page.wait_for_timeout(50)
     scrolled = time.monotonic() - started
+    # The last page grew the list under the scroll position: go to its new end.
+    page.eval_on_selector(f"{view} .lt-ds-file-list", "el => { el.scrollTop = el.scrollHeight; }")
     page.wait_for_selector(f"{view} .lt-ds-file[data-path='shard099/file099999.bin']")
     assert page.eval_on_selector_all(f"{view} .lt-ds-file", "els => els.length") < 120
     print(f"100k files: first rows {first_rows:.2f} s, all {total} paged in {scrolled:.1f} s")

@@ -31,10 +31,13 @@ export function datasetSnippet(d: IDataset): string {
     `dataset_name=${pyString(d.name)}`,
     `version=${pyString(d.version)}`
   ];
-  if (d.state === 'draft') {
+  // A draft is found only with include_drafts, and has no local copy until it is finalized.
+  const draft = d.state === 'draft';
+  if (draft) {
     args.push('include_drafts=True');
   }
-  return `from labtrack import Dataset\n\nds = Dataset.get(${args.join(', ')})\nfolder = ds.get_local_copy()`;
+  const use = draft ? 'files = ds.list_files()' : 'folder = ds.get_local_copy()';
+  return `from labtrack import Dataset\n\nds = Dataset.get(${args.join(', ')})\n${use}`;
 }
 
 function Lineage(props: { dataset: IDataset; hooks: IDatasetViewHooks }): JSX.Element {
