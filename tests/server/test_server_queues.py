@@ -250,7 +250,7 @@ def test_a_waiting_pop_answers_204_after_the_wait(api: Api) -> None:
     r = _pop(api, worker, ["default"], wait=1.5)
     elapsed = time.perf_counter() - began
     assert r.status_code == 204 and r.content == b"", r.text
-    assert 1.4 <= elapsed < 3.5, elapsed
+    assert 1.4 <= elapsed < 5, elapsed
 
 
 def test_entries_page_with_a_cursor(api: Api) -> None:
