@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Any
 
+import pytest
 import requests
 from server_helpers import Api, error
+
+
+@pytest.fixture
+def any_tracking_server(module_any_tracking_server: Any) -> Any:
+    """One server per backend for the module: each test here works on tasks of its own."""
+    return module_any_tracking_server
+
+
+@pytest.fixture
+def api(any_tracking_server: Any) -> Api:
+    return Api(any_tracking_server)
 
 
 def test_upload_download_replace_delete(api: Api, any_tracking_server) -> None:

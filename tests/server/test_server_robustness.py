@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Iterator
+from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import pytest
 from server_helpers import Api, error
 
 from labtrack.server.settings import SETTINGS_ENV
+
+
+@pytest.fixture
+def any_tracking_server(module_any_tracking_server: Any) -> Any:
+    """One server per backend for the module: each test here works on tasks of its own."""
+    return module_any_tracking_server
+
+
+@pytest.fixture
+def api(any_tracking_server: Any) -> Api:
+    return Api(any_tracking_server)
+
 
 # A lone UTF-16 surrogate, written as a JSON escape: valid JSON syntax, but no UTF-8 text can hold it.
 LONE = "\\udce9"
