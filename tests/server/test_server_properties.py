@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +17,17 @@ from labtrack.server.store.tables import BLOCK_SIZE
 from server_helpers import Api
 
 SPIKE = 1e6
+
+
+@pytest.fixture
+def any_tracking_server(module_any_tracking_server: Any) -> Any:
+    """One server per backend for the module: every example writes to a task (and project) of its own."""
+    return module_any_tracking_server
+
+
+@pytest.fixture
+def api(any_tracking_server: Any) -> Api:
+    return Api(any_tracking_server)
 
 
 @dataclass
