@@ -39,6 +39,14 @@ NO_NUL = r"^[^\x00]*$"
 
 
 def _no_nul(text: str) -> str:
+    # A Text annotated with this validator no longer gets pydantic's own lone-surrogate refusal on
+    # every path (a PATCH comment reached the database), so this check says it too.
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("holds a lone UTF-16 surrogate (such as \\udce9), which is not valid Unicode text: "
+                             "send UTF-8 text, replacing or dropping characters that can't be encoded") from None
     if "\x00" in text:
         raise ValueError("holds a NUL character (U+0000), which PostgreSQL can't store: remove or replace it")
     return text
