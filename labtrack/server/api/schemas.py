@@ -38,9 +38,9 @@ NUL_FREE: JsonDict = {"not": {"pattern": r"[\x00]"}}
 NO_NUL = r"^[^\x00]*$"
 
 
-def _no_nul(text: str) -> str:
-    # A Text annotated with this validator no longer gets pydantic's own lone-surrogate refusal on
-    # every path (a PATCH comment reached the database), so this check says it too.
+def _storable_text(text: str) -> str:
+    # Text both databases store alike: UTF-8-encodable (pydantic lets a lone surrogate through an
+    # annotated str, and a PATCH comment reached the database with one) and free of NUL.
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -52,7 +52,7 @@ def _no_nul(text: str) -> str:
     return text
 
 
-Text = Annotated[str, AfterValidator(_no_nul), Field(json_schema_extra=NUL_FREE)]
+Text = Annotated[str, AfterValidator(_storable_text), Field(json_schema_extra=NUL_FREE)]
 
 ARTIFACT_KEY: JsonDict = {"pattern": r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"}
 MEDIA_NAME: JsonDict = {"pattern": r"^[0-9a-f]{64}(\.[a-z0-9]{1,10})?$"}
