@@ -117,7 +117,8 @@ class Agent:
 
     def _heartbeat_loop(self) -> None:
         failures = 0
-        while not self._heartbeat_stop.wait(self.settings.heartbeat_interval):
+        # The first beat goes out at once: the worker's usage shows before its first task can end.
+        while True:
             try:
                 self.heartbeat_once()
                 failures = 0
@@ -127,6 +128,8 @@ class Agent:
                     log(f"heartbeat failed ({failures}x): {exc}")
             except Exception as exc:  # never let the heartbeat thread die silently
                 log(f"heartbeat error: {type(exc).__name__}: {exc}")
+            if self._heartbeat_stop.wait(self.settings.heartbeat_interval):
+                return
 
     def heartbeat_once(self) -> None:
         current = self._current

@@ -291,7 +291,9 @@ def test_the_queue_signal_wakes_a_waiter_at_once_and_misses_no_enqueue() -> None
         assert not await signal.wait(signal.generation, 0.3)  # nothing came: the timeout ends it
         assert time.perf_counter() - began >= 0.25
 
-    asyncio.run(scenario())
+    # In its own thread: the browser tests' session-wide Playwright leaves this thread's loop running.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result(timeout=30)
 
 
 def test_stopping_the_server_ends_waiting_pops_at_once(server_factory) -> None:
