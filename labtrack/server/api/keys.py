@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from labtrack.server.api.common import ERRORS, Services, services, with_times
 from labtrack.server.api.schemas import ErrorBody, KeyCreate, KeyCreated, KeyList
 from labtrack.server.auth import Identity, require_admin
-from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
+from labtrack.server.services.paging import CursorKey, check_limit, decode_cursor, encode_cursor
 
 
 async def admin_key(request: Request, svc: Services = Depends(services)) -> Identity:
@@ -42,7 +42,7 @@ def list_keys(
 ) -> dict:
     """Active keys (ids, users, roles, dates; never secrets)."""
     check_limit(limit)
-    after = decode_cursor(cursor, 1)
+    after = decode_cursor(cursor, [CursorKey.ID])
     rows = svc.keys.list(limit + 1, after[0] if after else None)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -8,7 +8,7 @@ from typing import IO, Any, AsyncIterator
 from anyio import to_thread
 
 from labtrack.server.errors import Conflict, Invalid, NotFound
-from labtrack.server.services.paging import check_limit, decode_cursor, page_of
+from labtrack.server.services.paging import CursorKey, check_limit, decode_cursor, page_of
 from labtrack.server.storage import ArtifactStorage, PendingWrite, safe_component, uploads
 from labtrack.server.store import artifacts as artifact_store
 from labtrack.server.store import tasks as task_store
@@ -118,7 +118,7 @@ class ArtifactService:
     def list(self, task_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of a task's artifacts by key."""
         check_limit(limit)
-        after = decode_cursor(cursor, 1)
+        after = decode_cursor(cursor, [CursorKey.TEXT])
         with self.db.read() as conn:
             if task_store.status_of(conn, task_id) is None:
                 raise NotFound(f"Task {task_id} does not exist.")

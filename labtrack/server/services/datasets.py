@@ -19,8 +19,8 @@ from anyio import to_thread
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from labtrack.server.errors import BadRequest, Conflict, Invalid, NotEmpty, NotFound, TooLarge
-from labtrack.server.services.paging import check_limit, decode_cursor, page_of
+from labtrack.server.errors import Conflict, Invalid, NotEmpty, NotFound, TooLarge
+from labtrack.server.services.paging import CursorKey, check_limit, decode_cursor, page_of
 from labtrack.server.services.projects import ProjectService, normalize_name
 from labtrack.server.storage.blobs import BlobStore, HashMismatch, check_sha256, drain, read_frames
 from labtrack.server.store import datasets as store
@@ -77,14 +77,6 @@ def next_version(existing: list[str]) -> str:
         highest[-1] += 1
         candidate = ".".join(str(p) for p in highest)
     return candidate
-
-
-def _cursor_text(after: list[Any] | None) -> str | None:
-    if after is None:
-        return None
-    if not isinstance(after[0], str):
-        raise BadRequest("The cursor is not valid for this list: pass the next_cursor of the previous page unchanged.")
-    return after[0]
 
 
 def _decode(row: dict[str, Any], parents: list[str]) -> dict[str, Any]:
@@ -168,9 +160,7 @@ class DatasetService:
              search: str | None, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of versions, newest first."""
         check_limit(limit)
-        after = decode_cursor(cursor, 2)
-        if after and not (isinstance(after[0], (int, float)) and isinstance(after[1], str)):
-            raise BadRequest("The cursor is not valid for this list: pass the next_cursor of the previous page unchanged.")
+        after = decode_cursor(cursor, [CursorKey.NUMBER, CursorKey.ID])
         with self.db.read() as conn:
             project_id = None
             if project is not None:
@@ -180,7 +170,7 @@ class DatasetService:
                 project_id = found["id"]
             rows = store.list_versions(
                 conn, project_id=project_id, name=name, version=version, state=state, search=search,
-                after=(float(after[0]), str(after[1])) if after else None, limit=limit + 1,
+                after=(float(after[0]), after[1]) if after else None, limit=limit + 1,
             )
             rows, next_cursor = page_of(rows, limit, lambda last: [last["created"], last["id"]])
             parents = store.parents_of(conn, [r["id"] for r in rows])
@@ -263,19 +253,19 @@ class DatasetService:
     def files(self, dataset_id: str, limit: int, cursor: str | None, prefix: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of a version's manifest by path."""
         check_limit(limit, MAX_BATCH)
-        after = decode_cursor(cursor, 1)
+        after = decode_cursor(cursor, [CursorKey.TEXT])
         with self.db.read() as conn:
             self._row(conn, dataset_id)
-            rows = store.list_files(conn, dataset_id, _cursor_text(after), prefix, limit + 1)
+            rows = store.list_files(conn, dataset_id, after[0] if after else None, prefix, limit + 1)
         return page_of(rows, limit, lambda last: [last["path"]])
 
     def missing(self, dataset_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the hashes a version names whose bytes are not stored yet."""
         check_limit(limit, MAX_BATCH)
-        after = decode_cursor(cursor, 1)
+        after = decode_cursor(cursor, [CursorKey.TEXT])
         with self.db.read() as conn:
             self._row(conn, dataset_id)
-            rows = store.missing_blobs(conn, dataset_id, _cursor_text(after), limit + 1)
+            rows = store.missing_blobs(conn, dataset_id, after[0] if after else None, limit + 1)
         return page_of(rows, limit, lambda last: [last["sha256"]])
 
     # -- blobs -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from labtrack.server.errors import Invalid, NotFound
 from labtrack.server.services.ingest import MAX_CONSOLE_BYTES, Series, validate_events
-from labtrack.server.services.paging import decode_cursor, encode_cursor
+from labtrack.server.services.paging import CursorKey, decode_cursor, encode_cursor
 from labtrack.server.store import events as event_store
 from labtrack.server.store import tasks as task_store
 from labtrack.server.store.db import Database
@@ -242,7 +242,7 @@ class EventService:
                 out["max"].append(vmax)
                 out["count"].append(int(count))
             return out
-        after = decode_cursor(cursor, 2)
+        after = decode_cursor(cursor, [CursorKey.INTEGER, CursorKey.INTEGER])  # (iteration, id)
         out = {"metric": metric, "variant": variant, "iterations": [], "values": [], "times": [], "next_cursor": None}
         if found is None:
             return out

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from labtrack.server.errors import Conflict, Invalid, LabtrackError, NotFound
 from labtrack.server.services.artifacts import ArtifactService
-from labtrack.server.services.paging import check_limit, decode_cursor, page_of
+from labtrack.server.services.paging import CursorKey, check_limit, decode_cursor, page_of
 from labtrack.server.services.projects import ProjectService, normalize_name
 from labtrack.server.store import models as store
 from labtrack.server.store import projects as project_store
@@ -108,14 +108,14 @@ class ModelService:
         """A page of models matching the filter, sorted (ties broken by id)."""
         check_limit(limit)
         key, descending = parse_sort(sort)
-        after = decode_cursor(cursor, 2)
+        after = decode_cursor(cursor, [CursorKey.TEXT if key == "name" else CursorKey.NUMBER, CursorKey.ID])
         with self.db.read() as conn:
             if project is not None:
                 found = project_store.get_by_name(conn, project)
                 if not found:
                     return [], None
                 flt.project_id = found["id"]
-            rows = store.list_models(conn, flt, key, descending, (after[0], str(after[1])) if after else None,
+            rows = store.list_models(conn, flt, key, descending, (after[0], after[1]) if after else None,
                                      limit + 1)
         rows, next_cursor = page_of(rows, limit, lambda last: [last[key], last["id"]])
         return [_decode(r) for r in rows], next_cursor

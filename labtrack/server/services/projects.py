@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from labtrack.server.errors import Conflict, Invalid, NotEmpty, NotFound
-from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
+from labtrack.server.services.paging import CursorKey, check_limit, decode_cursor, encode_cursor
 from labtrack.server.store import projects as project_store
 from labtrack.server.store.db import Database
 from labtrack.server.util import new_id, now
@@ -78,7 +78,7 @@ class ProjectService:
     def list(self, search: str | None, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of projects sorted by name and the next cursor."""
         check_limit(limit)
-        after = decode_cursor(cursor, 1)
+        after = decode_cursor(cursor, [CursorKey.TEXT])
         with self.db.read() as conn:
             rows = project_store.list_projects(conn, search=search, after_name=after[0] if after else None, limit=limit + 1)
         more = len(rows) > limit

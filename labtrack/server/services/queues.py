@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from labtrack.server.errors import BadRequest, Conflict, Invalid, NotEmpty, NotFound
-from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
+from labtrack.server.errors import Conflict, Invalid, NotEmpty, NotFound
+from labtrack.server.services.paging import CursorKey, check_limit, decode_cursor, encode_cursor
 from labtrack.server.services.tasks import DEFAULT_QUEUE, TaskService
 from labtrack.server.store import queues as queue_store
 from labtrack.server.store import workers as worker_store
@@ -83,11 +83,6 @@ class QueueSignal:
                 self._waiters.discard(entry)
 
 
-def _int64(value: Any) -> bool:
-    # bool is an int to Python but not to PostgreSQL; a cursor we issued holds plain 64-bit integers.
-    return type(value) is int and -(2**63) <= value < 2**63
-
-
 def _unknown_queue(ref: str) -> NotFound:
     return NotFound(f"Queue {ref!r} does not exist (a queue is named by its id or its name).", {"queue": ref})
 
@@ -148,10 +143,7 @@ class QueueService:
     def list_queues(self, name: str | None, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """Queues sorted by name, one page at a time."""
         check_limit(limit)
-        after = decode_cursor(cursor, 1)
-        if after is not None and not isinstance(after[0], str):
-            raise BadRequest("The cursor is not valid for this list: pass the next_cursor of the previous page "
-                             "unchanged.")
+        after = decode_cursor(cursor, [CursorKey.TEXT])
         with self.db.read() as conn:
             rows = queue_store.list_queues(conn, name, after[0] if after else None, limit + 1)
             more = len(rows) > limit
@@ -187,10 +179,7 @@ class QueueService:
     def entries(self, ref: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A queue's entries in pop order."""
         check_limit(limit)
-        after = decode_cursor(cursor, 3)
-        if after is not None and not (_int64(after[0]) and _int64(after[1]) and isinstance(after[2], str)):
-            raise BadRequest("The cursor is not valid for this list: pass the next_cursor of the previous page "
-                             "unchanged.")
+        after = decode_cursor(cursor, [CursorKey.INTEGER, CursorKey.INTEGER, CursorKey.ID])  # (priority, rank, task)
         with self.db.read() as conn:
             row = queue_store.resolve(conn, ref)
             if not row:

@@ -7,7 +7,7 @@ from typing import Any, Callable
 from sqlalchemy.exc import IntegrityError
 
 from labtrack.server.errors import IllegalTransition, Invalid, NotFound
-from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
+from labtrack.server.services.paging import CursorKey, check_limit, decode_cursor, encode_cursor
 from labtrack.server.services.projects import ProjectService
 from labtrack.server.store import projects as project_store
 from labtrack.server.store import queues as queue_store
@@ -23,6 +23,8 @@ TASK_TYPES = (
 )
 STATUSES = ("created", "queued", "in_progress", "stopped", "completed", "failed", "published")
 SORT_KEYS = ("created", "last_update", "started", "name", "status", "last_iteration")
+# the kind of each sort key's value in a cursor; timestamps and metric values are numbers
+_SORT_VALUE_KEYS = {"name": CursorKey.TEXT, "status": CursorKey.TEXT, "last_iteration": CursorKey.INTEGER}
 ACTIONS = ("enqueue", "dequeue", "start", "complete", "fail", "stop", "reset", "publish")
 DEFAULT_QUEUE = "default"
 
@@ -105,7 +107,7 @@ class TaskService:
     def list(self, flt: TaskFilter, sort: TaskSort, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of tasks (without script/configuration) and the next cursor."""
         check_limit(limit)
-        after = decode_cursor(cursor, 2)
+        after = decode_cursor(cursor, [_SORT_VALUE_KEYS.get(sort.key, CursorKey.NUMBER), CursorKey.ID])
         with self.db.read() as conn:
             if flt.queue_id is not None:  # a queue is named by id or name; an unknown one matches nothing
                 queue = queue_store.resolve(conn, flt.queue_id)

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from labtrack.server.errors import BadRequest, Conflict, NotFound
-from labtrack.server.services.paging import check_limit, decode_cursor, encode_cursor
+from labtrack.server.errors import Conflict, NotFound
+from labtrack.server.services.paging import CursorKey, check_limit, decode_cursor, encode_cursor
 from labtrack.server.store import queues as queue_store
 from labtrack.server.store import tasks as task_store
 from labtrack.server.store import workers as worker_store
@@ -82,10 +82,7 @@ class WorkerService:
     def list_workers(self, status: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """Workers (`active`, `gone` or `all`) sorted by name."""
         check_limit(limit)
-        after = decode_cursor(cursor, 2)
-        if after is not None and not all(isinstance(v, str) for v in after):
-            raise BadRequest("The cursor is not valid for this list: pass the next_cursor of the previous page "
-                             "unchanged.")
+        after = decode_cursor(cursor, [CursorKey.TEXT, CursorKey.ID])
         statuses = list(WORKER_STATUSES) if status == "all" else [status]
         with self.db.read() as conn:
             rows = worker_store.list_workers(conn, statuses, tuple(after) if after else None, limit + 1)  # type: ignore[arg-type]
