@@ -8,21 +8,10 @@ from typing import Any, Iterator
 
 import requests
 
+from labtrack.sdk.encoding import dumps
 from labtrack.sdk.errors import ApiError, ConfigurationError, ServerUnreachable, api_error_for, parse_retry_after
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds: a dead server must not hang a caller forever
-
-
-def _json_dumps(obj: Any) -> bytes:
-    """Serialize a request body; orjson when present (fast for long scalar columns)."""
-    try:
-        import orjson
-
-        return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
-    except ImportError:  # pragma: no cover - orjson is a dependency, but stay usable without it
-        import json
-
-        return json.dumps(obj).encode()
 
 
 class ApiClient:
@@ -91,7 +80,7 @@ class ApiClient:
         url = f"{self.url}/api/v1{path}"
         hdrs = dict(headers or {})
         if json is not None:
-            data = _json_dumps(json)
+            data = dumps(json)  # repairs what the server can't store (a NUL in a task name)
             hdrs.setdefault("Content-Type", "application/json")
         try:
             resp = self.session.request(

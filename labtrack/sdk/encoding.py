@@ -1,11 +1,14 @@
-"""Text the wire can carry: repair what UTF-8 cannot encode, and the one JSON encoder of operations.
+"""Text the wire can carry and the server can store: repair it, and the one JSON encoder of operations.
 
 A Python `str` may hold lone surrogates (`"\\udce9"`: file names decoded with
 `surrogateescape`, bytes sliced mid-character, careless string building). UTF-8, and so JSON
 on the wire and in the spool, cannot encode them. Left alone, one such string makes a whole batch
-unsendable. The invariant: such characters are replaced by U+FFFD at the call that reported them
-(`clean_text`, `clean_name`), with one warning naming the value; `dumps` repairs whatever still
-slips through (a hyperparameter, a table cell) the same way, so an operation is never stuck.
+unsendable. A NUL (U+0000, from C strings, binary data read as text) encodes, but PostgreSQL text
+can't hold it, so the server refuses it (422) in names and other stored text, and the whole
+operation would be set aside. The invariant: such characters are replaced by U+FFFD at the call
+that reported them (`clean_text`, `clean_name`), with one warning naming the value; `dumps`
+repairs whatever still slips through (a task name, a hyperparameter, a table cell) the same way,
+so an operation is never stuck.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ except ImportError:  # pragma: no cover - orjson is a dependency, but stay usabl
     orjson = None  # type: ignore[assignment]
 
 MAX_NAME = 500  # the server's limit for metric and variant names
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+_NUL_ESCAPED = b"\\u0000"  # how both JSON encoders write a NUL inside a string
 _SHOWN = 80  # characters of a bad value quoted in a warning
 
 
@@ -41,19 +45,27 @@ def encodable(text: str) -> bool:
     return True
 
 
-def replace_surrogates(text: str) -> str:
-    """`text` with every lone surrogate replaced by U+FFFD (no warning)."""
-    return _SURROGATE.sub("\ufffd", text)
+def storable(text: str) -> bool:
+    """Whether the server can store `text` as it is: UTF-8 can encode it and it holds no NUL."""
+    return "\x00" not in text and encodable(text)
+
+
+def replace_unstorable(text: str) -> str:
+    """`text` with every lone surrogate and NUL replaced by U+FFFD (no warning)."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def _problem(text: str) -> str:
+    """What is wrong with an unstorable `text`, for a warning."""
+    return "cannot be encoded as UTF-8 (lone surrogate)" if not encodable(text) else "holds NUL (U+0000)"
 
 
 def clean_text(text: str, what: str) -> str:
-    """`text`, repaired if UTF-8 cannot encode it, with one warning naming `what` and the value."""
-    if encodable(text):
+    """`text`, repaired if the server could not store it, with one warning naming `what` and the value."""
+    if storable(text):
         return text
-    fixed = replace_surrogates(text)
-    warn_once(f"{what}\0{text[:200]}",
-              f"labtrack: {what} {_shown(text)} cannot be encoded as UTF-8 (lone surrogate); "
-              f"kept as {_shown(fixed)}")
+    fixed = replace_unstorable(text)
+    warn_once(f"{what}\0{text[:200]}", f"labtrack: {what} {_shown(text)} {_problem(text)}; kept as {_shown(fixed)}")
     return fixed
 
 
@@ -75,16 +87,16 @@ def clean_name(value: Any, what: str, required: bool = True) -> str:
 
 
 def repair_strings(obj: Any, found: list[str] | None = None) -> Any:
-    """A copy of a JSON-like value with lone surrogates replaced in every string (keys too).
+    """A copy of a JSON-like value with lone surrogates and NULs replaced in every string (keys too).
 
     Bad originals are appended to `found` (when given), for the warning.
     """
     if isinstance(obj, str):
-        if encodable(obj):
+        if storable(obj):
             return obj
         if found is not None:
             found.append(obj)
-        return replace_surrogates(obj)
+        return replace_unstorable(obj)
     if isinstance(obj, dict):
         return {repair_strings(k, found): repair_strings(v, found) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -99,20 +111,28 @@ def _raw_dumps(obj: Any) -> bytes:
 
 
 def dumps(obj: Any) -> bytes:
-    """Serialize an operation or request body as UTF-8 JSON, repairing unencodable strings.
+    """Serialize an operation or request body as UTF-8 JSON, repairing strings the server can't store.
 
     Raises `TypeError` or `ValueError` for what no repair can help (an object JSON cannot hold).
     """
+    found: list[str] = []
     try:
-        return _raw_dumps(obj)
+        raw = _raw_dumps(obj)
     except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
-        found: list[str] = []
         fixed = repair_strings(obj, found)
         if not found:
             raise
+    else:
+        # One scan of the bytes keeps the common case to a single encoding; the escape may also be
+        # a string's literal backslash-u0000, so only strings that really hold a NUL are repaired.
+        if _NUL_ESCAPED not in raw:
+            return raw
+        fixed = repair_strings(obj, found)
+        if not found:
+            return raw
     for bad in found[:3]:
-        warn_once(f"value\0{bad[:200]}", f"labtrack: the value {_shown(bad)} cannot be encoded as UTF-8 "
-                                         "(lone surrogate); sent with U+FFFD in its place")
+        warn_once(f"value\0{bad[:200]}", f"labtrack: the value {_shown(bad)} {_problem(bad)}; "
+                                         "sent with U+FFFD in its place")
     return _raw_dumps(fixed)
 
 
