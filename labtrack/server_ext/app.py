@@ -16,7 +16,7 @@ from labtrack import local_server, paths
 from labtrack.local_server import EmbeddedServer
 from labtrack.server_ext.base import LabtrackContext
 from labtrack.server_ext.connection import TrackingApi, TrackingConnection, normalize_server_url, redact
-from labtrack.server_ext.handlers import ConfigHandler, SnapshotHandler, TrackHandler
+from labtrack.server_ext.handlers import ConfigHandler, RunRemotelyHandler, SnapshotHandler, TrackHandler
 from labtrack.server_ext.proxy import ProxyHandler
 
 
@@ -105,6 +105,7 @@ class LabtrackApp(ExtensionApp):
             (r"/labtrack/config", ConfigHandler),
             (r"/labtrack/notebooks/track", TrackHandler),
             (r"/labtrack/notebooks/snapshot", SnapshotHandler),
+            (r"/labtrack/notebooks/run-remotely", RunRemotelyHandler),
             (r"/labtrack/api/v1/(.*)", ProxyHandler),
         ])
 

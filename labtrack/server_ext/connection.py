@@ -9,7 +9,7 @@ import ipaddress
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -202,6 +202,21 @@ class TrackingApi:
 
     async def update_task(self, task_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self.request("PATCH", f"tasks/{task_id}", body)
+
+    async def delete_task(self, task_id: str) -> None:
+        await self.request("DELETE", f"tasks/{task_id}")
+
+    async def get_queue(self, queue: str) -> dict[str, Any] | None:
+        """The queue (by id or name), or None when there is none."""
+        try:
+            return await self.request("GET", f"queues/{quote(queue, safe='')}")
+        except TrackingServerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def enqueue_task(self, task_id: str, queue_id: str) -> dict[str, Any]:
+        return await self.request("POST", f"tasks/{task_id}/enqueue", {"queue": queue_id})
 
     async def health(self) -> dict[str, Any]:
         return await self.request("GET", "health")

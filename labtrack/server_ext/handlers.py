@@ -1,4 +1,4 @@
-"""Tornado handlers for `/labtrack/config` and `/labtrack/notebooks/{track,snapshot}`.
+"""Tornado handlers for `/labtrack/config` and `/labtrack/notebooks/{track,snapshot,run-remotely}`.
 
 They only parse, call `notebooks`/`connection`, and serialise; every verb is authenticated.
 """
@@ -11,7 +11,7 @@ import tornado.web
 from jupyter_core.utils import ensure_async
 
 import labtrack
-from labtrack.server_ext import notebooks
+from labtrack.server_ext import notebooks, remote_run
 from labtrack.server_ext.base import LabtrackHandler
 from labtrack.server_ext.connection import TrackingApi, TrackingServerError
 from labtrack.server_ext.environment import frozen_requirements, kernel_python
@@ -44,12 +44,12 @@ class ConfigHandler(LabtrackHandler):
 class _NotebookHandler(LabtrackHandler):
     """Shared steps of Track and snapshot: read the saved notebook and its kernel's packages."""
 
-    async def read_notebook(self, path: str) -> Any:
+    async def read_notebook(self, path: str, then: str = "track it") -> Any:
         """The saved notebook (an nbformat node) at `path`, or raise a 404/422 the user can act on."""
         contents = self.contents_manager
         if not await ensure_async(contents.file_exists(path)):
             raise notebooks.TrackRequestError(
-                f"No saved notebook at '{path}'. Save the notebook first, then track it.", 404, "not_found"
+                f"No saved notebook at '{path}'. Save the notebook first, then {then}.", 404, "not_found"
             )
         try:
             model = await ensure_async(contents.get(path, content=True, type="notebook"))
@@ -118,3 +118,22 @@ class SnapshotHandler(_NotebookHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
         await self.run(need_task_id=True)
+
+
+class RunRemotelyHandler(_NotebookHandler):
+    """`POST /labtrack/notebooks/run-remotely {"path", "queue", "parameters"?, "task_id"?, "project"?, "name"?}`:
+    the saved notebook as a new task in the queue; answers `{"task_id", "task", "queue"}`."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        try:
+            request = remote_run.RunRemotelyRequest.parse(self.request.body)
+            notebook = await self.read_notebook(request.path, then="run it remotely")
+            requirements = await self.requirements_for(request.path, notebook)
+            result = await remote_run.run_remotely(
+                self.labtrack.tracking_api, request, notebook, requirements, self.labtrack.default_project
+            )
+        except (notebooks.TrackRequestError, TrackingServerError) as exc:
+            self.write_json(exc.to_json(), exc.status)
+            return
+        self.write_json(result)

@@ -49,32 +49,48 @@ class TrackRequest:
     @classmethod
     def parse(cls, raw: bytes, need_task_id: bool = False) -> TrackRequest:
         """Validate a JSON body; raise `TrackRequestError` with a message that says what to fix."""
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            raise TrackRequestError("The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise TrackRequestError("The request body must be a JSON object like {\"path\": \"x.ipynb\"}.")
-        unknown = sorted(set(body) - {"path", "task_id", "project", "name"})
-        if unknown:
-            raise TrackRequestError(f"Unknown fields {unknown}; allowed: path, task_id, project, name.", 422, "invalid")
-        path = body.get("path")
-        if not isinstance(path, str) or not path.strip():
-            raise TrackRequestError("'path' (the notebook's path relative to the Jupyter root) is required.", 422, "invalid")
-        if not path.endswith(".ipynb"):
-            raise TrackRequestError(f"'{path}' is not a notebook: Track works on .ipynb files.", 422, "invalid")
-        values: dict[str, str | None] = {}
-        for field in ("task_id", "project", "name"):
-            value = body.get(field)
-            if value is not None and not isinstance(value, str):
-                raise TrackRequestError(f"'{field}' must be a string.", 422, "invalid")
-            values[field] = value.strip() if isinstance(value, str) and value.strip() else None
+        body = parse_body(raw, ("path", "task_id", "project", "name"))
+        path = parse_path(body, "Track")
+        values = {field: optional_string(body, field) for field in ("task_id", "project", "name")}
         task_id = values["task_id"]
-        if task_id is not None and not TASK_ID_RE.match(task_id):
-            raise TrackRequestError(f"'task_id' must be 32 lowercase hex characters, got '{task_id}'.", 422, "invalid")
         if need_task_id and task_id is None:
             raise TrackRequestError("'task_id' is required: track the notebook first.", 422, "invalid")
-        return cls(path=path.strip().lstrip("/"), task_id=task_id, project=values["project"], name=values["name"])
+        return cls(path=path, task_id=task_id, project=values["project"], name=values["name"])
+
+
+def parse_body(raw: bytes, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON object of a request body, holding only `allowed` fields."""
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise TrackRequestError("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise TrackRequestError("The request body must be a JSON object like {\"path\": \"x.ipynb\"}.")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise TrackRequestError(f"Unknown fields {unknown}; allowed: {', '.join(allowed)}.", 422, "invalid")
+    return body
+
+
+def parse_path(body: dict[str, Any], action: str) -> str:
+    """The notebook's path (relative to the Jupyter root) from a request body."""
+    path = body.get("path")
+    if not isinstance(path, str) or not path.strip():
+        raise TrackRequestError("'path' (the notebook's path relative to the Jupyter root) is required.", 422, "invalid")
+    if not path.endswith(".ipynb"):
+        raise TrackRequestError(f"'{path}' is not a notebook: {action} works on .ipynb files.", 422, "invalid")
+    return path.strip().lstrip("/")
+
+
+def optional_string(body: dict[str, Any], field: str) -> str | None:
+    """A string field, stripped; None when absent or blank. A `task_id` must look like one."""
+    value = body.get(field)
+    if value is not None and not isinstance(value, str):
+        raise TrackRequestError(f"'{field}' must be a string.", 422, "invalid")
+    text = value.strip() if isinstance(value, str) and value.strip() else None
+    if field == "task_id" and text is not None and not TASK_ID_RE.match(text):
+        raise TrackRequestError(f"'task_id' must be 32 lowercase hex characters, got '{text}'.", 422, "invalid")
+    return text
 
 
 def script_for(path: str, notebook: Any, requirements: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ ROUTES = [
     ("GET", "labtrack/config"),
     ("POST", "labtrack/notebooks/track"),
     ("POST", "labtrack/notebooks/snapshot"),
+    ("POST", "labtrack/notebooks/run-remotely"),
     *[(verb, "labtrack/api/v1/projects") for verb in ("GET", "POST", "PUT", "PATCH", "DELETE")],
 ]
 

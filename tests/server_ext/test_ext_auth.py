@@ -41,7 +41,8 @@ def test_extension_point_is_the_labtrack_app() -> None:
 def test_every_handler_verb_is_authenticated() -> None:
     handlers = extension_handlers()
     assert {pattern for pattern, _ in handlers} == {
-        r"/labtrack/config", r"/labtrack/notebooks/track", r"/labtrack/notebooks/snapshot", r"/labtrack/api/v1/(.*)",
+        r"/labtrack/config", r"/labtrack/notebooks/track", r"/labtrack/notebooks/snapshot",
+        r"/labtrack/notebooks/run-remotely", r"/labtrack/api/v1/(.*)",
     }
     for pattern, handler in handlers:
         implemented = [v for v in VERBS if getattr(getattr(handler, v, None), "__module__", "").startswith("labtrack")]
