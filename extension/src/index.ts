@@ -5,6 +5,7 @@
  * - datasets/: dataset versions, their files, lineage, diff and users;
  * - models/: the model registry and a model's page;
  * - queues/: queues with their waiting tasks, and the workers;
+ * - remote/: Run remotely (a notebook to an agent's queue, its status, the executed notebook);
  * - charts/: chart settings and the notebook's live-chart renderer.
  *
  * Shared by all: request.ts (the only module calling the Jupyter server), api.ts (typed
@@ -15,5 +16,13 @@ import { datasetsPlugin } from './datasets/plugin';
 import { experimentsPlugin } from './experiments/plugin';
 import { modelsPlugin } from './models/plugin';
 import { queuesPlugin } from './queues/plugin';
+import { remotePlugin } from './remote/plugin';
 
-export default [experimentsPlugin, datasetsPlugin, modelsPlugin, queuesPlugin, chartsPlugin];
+export default [
+  experimentsPlugin,
+  datasetsPlugin,
+  modelsPlugin,
+  queuesPlugin,
+  remotePlugin,
+  chartsPlugin
+];

@@ -1,3 +1,4 @@
 import './base.css';
 import './charts.css';
 import './panels.css';
+import './remote.css';
