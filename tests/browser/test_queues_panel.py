@@ -3,17 +3,40 @@ queue (move to top, up, down, remove), a worker with its current task, heartbeat
 use, aborting the task it runs, and enqueueing a task from the experiments list's context menu.
 
 The worker is registered, heartbeats and pops through the same REST calls the agent makes
-(docs/api.md, queues and workers)."""
+(docs/api.md, queues and workers); the abort test runs a real `labtrack agent` instead."""
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from agent_lab import Lab
 
 GB = 1024**3
+DOCS_IMG = Path(__file__).parents[2] / "docs" / "img"
+
+# A run of about a minute that reports a scalar every step (so it is busy when it is aborted).
+LONG_RUN = """
+import time
+import labtrack
+task = labtrack.Task.init("queues-abort", "long run")
+log = task.get_logger()
+for i in range(600):
+    log.report_scalar("loss", "train", 1.0 / (i + 1), i)
+    print("step", i, flush=True)
+    time.sleep(0.1)
+"""
+# The next one in the queue: long enough for the panel to show it as the worker's current task.
+NEXT_RUN = """
+import time
+for i in range(300):
+    print("next", i, flush=True)
+    time.sleep(0.1)
+"""
 
 
 class Api:
@@ -41,6 +64,15 @@ def _wait_pending(page: Any, queue: str, names: list[str]) -> None:
         arg=[queue, names],
         timeout=20_000,
     )
+
+
+def _shot_panel(page: Any, path: Path) -> None:
+    """The queues panel down to its last worker (the panel itself is as tall as the window)."""
+    top = page.locator(".lt-queues").bounding_box()
+    bottom = page.locator(".lt-q-worker").last.bounding_box()
+    assert top and bottom
+    page.screenshot(path=str(path), clip={"x": top["x"], "y": top["y"], "width": top["width"],
+                                          "height": bottom["y"] + bottom["height"] + 8 - top["y"]})
 
 
 def test_queues_panel_reorders_removes_aborts_and_enqueues(lab_page, seeder, tracking_server):
@@ -187,3 +219,60 @@ def test_queues_panel_polls_only_while_visible(lab_page, seeder, tracking_server
     while len(asked) == before and time.monotonic() < deadline:
         page.wait_for_timeout(200)
     assert len(asked) > before, "the queues panel did not refresh once shown again"
+
+
+@pytest.mark.labtrack_settings({"refreshInterval": 1})
+def test_abort_in_the_queues_panel_stops_a_real_agents_run_and_it_takes_the_next(lab_page, tracking_server, tmp_path):
+    """A real agent runs a long task with another waiting: the worker row shows the task, its last
+    heartbeat and CPU use; Abort there ends the run `stopped` and the agent takes the next one."""
+    agents = Lab(tracking_server, tmp_path)
+    try:
+        long_id = agents.script_task(LONG_RUN, name="long-run")
+        next_id = agents.script_task(NEXT_RUN, name="next-run")
+        agents.enqueue(long_id)
+        agents.enqueue(next_id)
+        agents.start_agent("box-1")
+        agents.wait_status(long_id, ("in_progress",), timeout=60)
+
+        page = lab_page.page
+        lab_page.command("labtrack:open-queues")
+        card = ".lt-q-worker[data-worker='box-1']"
+        page.wait_for_selector(f"{card} .lt-q-current .lt-q-task:text-is('long-run')", timeout=30_000)
+        _wait_pending(page, "default", ["next-run"])
+        assert page.text_content(f"{card} .lt-q-heartbeat").strip() == "♥\u00a0just now"
+        # The heartbeat shown moves on with the agent's beats (the panel re-reads every second).
+        first_beat = page.get_attribute(f"{card} .lt-q-heartbeat", "title")
+        page.wait_for_function(
+            "([sel, before]) => { const e = document.querySelector(sel); return e && e.title !== before; }",
+            arg=[f"{card} .lt-q-heartbeat", first_beat], timeout=15_000,
+        )
+        # The agent's heartbeat carries its machine's use (the first one at once, so it is there).
+        page.wait_for_function(
+            "sel => [...document.querySelectorAll(sel)].some(e => /^CPU \\d+% of \\d+$/.test(e.textContent))",
+            arg=f"{card} .lt-q-gauge", timeout=20_000,
+        )
+        gauges = page.eval_on_selector_all(f"{card} .lt-q-gauge", "els => els.map(e => e.textContent)")
+        assert re.fullmatch(r"RAM \d+\.\d (MB|GB) of \d+\.\d GB", gauges[1]), gauges
+        lab_page.shot("01-running", ".lt-queues")
+        _shot_panel(page, DOCS_IMG / "queues-abort-running.png")
+
+        page.click(f"{card} .lt-q-abort")
+        dialog = page.locator(".jp-Dialog")
+        dialog.wait_for()
+        # The run as it is now, though the experiments list read it while it was still queued.
+        assert dialog.locator(".lt-dialog-runs li .lt-dim").text_content() == "agent-tests · in progress"
+        page.screenshot(path=str(DOCS_IMG / "queues-abort-confirm.png"))
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+        page.wait_for_selector(".jp-Dialog", state="detached")
+        ended = agents.wait_status(long_id, timeout=60)
+        assert (ended["status"], ended["status_message"]) == ("stopped", "aborted"), ended
+
+        # The panel follows: the aborted run is gone from the worker, which now runs the next one.
+        page.wait_for_selector(f"{card} .lt-q-current .lt-q-task:text-is('next-run')", timeout=30_000)
+        _wait_pending(page, "default", [])
+        assert agents.get(next_id)["status"] == "in_progress"
+        assert page.locator(f"{card} .lt-q-task:text-is('long-run')").count() == 0
+        lab_page.shot("02-next-picked-up", ".lt-queues")
+        _shot_panel(page, DOCS_IMG / "queues-abort-next.png")
+    finally:
+        agents.stop_agents()

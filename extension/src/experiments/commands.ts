@@ -181,12 +181,17 @@ export function addRunCommands(host: IRunCommandsHost, palette: ICommandPalette 
   };
   const known = (ids: string[]): ITask[] =>
     ids.map(id => model.taskById(id) ?? host.viewedTask(id)).filter((t): t is ITask => !!t);
-  /** The runs themselves: loaded ones as they are, the rest read from the server. */
+  /** The runs as the server has them now: a list loaded earlier may be stale (a queued run
+   * has started since, or was already asked to stop), and the actions go by status. The
+   * loaded copies stand in for those the server does not answer. */
   const load = async (ids: string[]): Promise<ITask[]> => {
-    const have = known(ids);
-    const missing = ids.filter(id => !have.some(t => t.id === id));
-    const fetched = missing.length ? (await getTasksByIds(missing)).items : [];
-    const byId = new Map([...have, ...fetched].map(t => [t.id, t]));
+    let fetched: ITask[] = [];
+    try {
+      fetched = (await getTasksByIds(ids)).items;
+    } catch {
+      // The action itself then says what is wrong with the server.
+    }
+    const byId = new Map([...known(ids), ...fetched].map(t => [t.id, t]));
     return ids.map(id => byId.get(id)).filter((t): t is ITask => !!t);
   };
 
