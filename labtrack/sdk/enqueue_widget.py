@@ -130,6 +130,9 @@ class Enqueue(widgets.VBox):
             return None
         self.enqueued_task_id = task_id
         self._queue_name = queue_name
+        # What the run was sent with is fixed now: leave nothing that looks editable.
+        for field in (self.queue, *self.fields.values()):
+            field.disabled = True
         self.error = ""
         self._set_status(f"queued in {html.escape(queue_name)}", task_id)
         self.chart = LiveScalars(task_id, client=self._client)
