@@ -52,10 +52,18 @@ function codeInput(cell: nbformat.ICodeCell, language: string, options: IResultV
   widget.node.appendChild(pre);
   const registry = options.languages;
   if (registry) {
+    // highlight() appends the styled code: it replaces the plain text once the language loaded.
     void registry
       .getLanguage(language)
-      .then(spec => (spec ? registry.highlight(code, spec, pre) : undefined))
-      .catch(() => undefined); // plain text is still readable
+      .then(spec => {
+        if (spec) {
+          pre.textContent = '';
+          return registry.highlight(code, spec, pre);
+        }
+      })
+      .catch(() => {
+        pre.textContent = code; // plain text is still readable
+      });
   }
   return widget;
 }
@@ -81,6 +89,12 @@ function renderCells(options: IResultViewOptions): Panel {
   const content = new Panel();
   content.addClass('lt-rr-result');
   const { notebook, rendermime } = options;
+  const banner = new Widget();
+  banner.addClass('lt-rr-banner');
+  banner.node.textContent =
+    `Read-only: ${options.path} as the agent${options.workerName ? ` on ${options.workerName}` : ''} ` +
+    `executed it (remote task ${shortId(options.taskId)}, artifact executed_notebook).`;
+  content.addWidget(banner);
   const language =
     (notebook.metadata?.language_info as { name?: string } | undefined)?.name ??
     (notebook.metadata?.kernelspec as { language?: string } | undefined)?.language ??
@@ -120,12 +134,6 @@ export function createResultView(options: IResultViewOptions): MainAreaWidget<Pa
     (options.workerName ? ` on ${options.workerName}` : '') +
     ' (read-only)';
   view.title.closable = true;
-  const banner = new Widget();
-  banner.addClass('lt-rr-banner');
-  banner.node.textContent =
-    `Read-only: the notebook as the agent${options.workerName ? ` on ${options.workerName}` : ''} ` +
-    'executed it (artifact executed_notebook).';
-  view.toolbar.addItem('labtrackResultNote', banner);
   view.toolbar.addItem(
     'labtrackOpenTask',
     new ToolbarButton({
