@@ -70,7 +70,6 @@ def test_run_remotely_follows_the_agent_and_opens_the_executed_notebook(lab_page
     params = page.eval_on_selector_all(".lt-rr-params tr", "rows => rows.map(r => r.dataset.param)")
     assert params == ["General/epochs", "General/lr"]
     page.fill(".lt-rr-params tr[data-param='General/epochs'] input", "5")
-    lab_page.shot("01-dialog", ".jp-Dialog-content")
     publish(lab_page.shot("01-dialog", ".jp-Dialog-content"), "remote-dialog.png")
     page.click(".jp-Dialog-footer .jp-mod-accept")
 

@@ -47,7 +47,8 @@ export class RemoteButton extends Widget {
     this._button = this.element('button', 'lt-rr-button', () => this.actions.run());
     this._button.textContent = '☁ Run remotely';
     this._button.title =
-      "Run this notebook on a remote machine: pick a queue an agent pulls (and the notebook's parameters)";
+      'Run this notebook on a remote machine: pick a queue an agent pulls ' +
+      "(and the notebook's parameters)";
     this._status = this.element('a', 'lt-rr-status', () => {
       if (this.run.taskId) {
         this.actions.openTask(this.run.taskId);
@@ -65,10 +66,14 @@ export class RemoteButton extends Widget {
     super.dispose();
   }
 
-  private element<K extends 'a' | 'button'>(tag: K, className: string, onClick: () => void): HTMLElementTagNameMap[K] {
+  private element<K extends 'a' | 'button'>(
+    tag: K,
+    className: string,
+    onClick: () => void
+  ): HTMLElementTagNameMap[K] {
     const node = document.createElement(tag);
-    node.className =
-      tag === 'button' ? `jp-ToolbarButtonComponent jp-mod-minimal jp-Button ${className}` : className;
+    const button = 'jp-ToolbarButtonComponent jp-mod-minimal jp-Button';
+    node.className = tag === 'button' ? `${button} ${className}` : className;
     node.addEventListener('click', event => {
       event.preventDefault();
       onClick();

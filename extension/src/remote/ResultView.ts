@@ -40,7 +40,11 @@ function prompt(text: string): HTMLElement {
 }
 
 /** A code cell's input: its prompt and the source, highlighted like the editor would. */
-function codeInput(cell: nbformat.ICodeCell, language: string, options: IResultViewOptions): Widget {
+function codeInput(
+  cell: nbformat.ICodeCell,
+  language: string,
+  options: IResultViewOptions
+): Widget {
   const widget = new Widget();
   widget.addClass('lt-rr-input');
   const count = cell.execution_count;
@@ -92,8 +96,9 @@ function renderCells(options: IResultViewOptions): Panel {
   const banner = new Widget();
   banner.addClass('lt-rr-banner');
   banner.node.textContent =
-    `Read-only: ${options.path} as the agent${options.workerName ? ` on ${options.workerName}` : ''} ` +
-    `executed it (remote task ${shortId(options.taskId)}, artifact executed_notebook).`;
+    `Read-only: ${options.path} as the agent` +
+    (options.workerName ? ` on ${options.workerName}` : '') +
+    ` executed it (remote task ${shortId(options.taskId)}, artifact executed_notebook).`;
   content.addWidget(banner);
   const language =
     (notebook.metadata?.language_info as { name?: string } | undefined)?.name ??

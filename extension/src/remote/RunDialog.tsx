@@ -88,7 +88,8 @@ function DialogBody(props: {
       {rows.length > 0 && (
         <div className="lt-rr-params">
           <div className="lt-rr-params-title">
-            Parameters (the notebook's connected values; an agent sets them after the cell tagged{' '}
+            Parameters (the notebook's connected values; an agent sets them after the cell
+            tagged{' '}
             <code>parameters</code>)
           </div>
           <table>

@@ -34,6 +34,9 @@ const ENDED: Partial<Record<string, RemotePhase>> = {
   stopped: 'stopped'
 };
 
+/** Phases in which the task may still change (polling goes on). */
+const ACTIVE = new Set<RemotePhase>(['sending', 'created', 'queued', 'running']);
+
 /** Milliseconds between polls while the notebook is visible / hidden. */
 const POLL_VISIBLE_MS = 1000;
 const POLL_HIDDEN_MS = 10000;
@@ -60,7 +63,7 @@ export class RemoteRun {
   constructor(private readonly isVisible: () => boolean) {}
 
   get isActive(): boolean {
-    return this.phase === 'sending' || this.phase === 'created' || this.phase === 'queued' || this.phase === 'running';
+    return ACTIVE.has(this.phase);
   }
 
   /** Create and enqueue the task; throws the server's message when it refuses. */
@@ -157,8 +160,8 @@ export class RemoteRun {
 
   private apply(task: ITask): void {
     const ended = ENDED[task.status];
-    const phase: RemotePhase =
-      ended ?? (task.status === 'in_progress' ? 'running' : task.status === 'queued' ? 'queued' : 'created');
+    const waiting: RemotePhase = task.status === 'queued' ? 'queued' : 'created';
+    const phase: RemotePhase = ended ?? (task.status === 'in_progress' ? 'running' : waiting);
     this.set({ task, phase });
   }
 

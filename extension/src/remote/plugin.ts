@@ -13,7 +13,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IDisposable } from '@lumino/disposable';
 
 import { fetchArtifactBlob, getTask, listQueues, listWorkers } from '../api';
-import { CommandIDs, ITask, IWorker } from '../tokens';
+import { CommandIDs, IQueue, ITask, IWorker } from '../tokens';
 import { EXECUTED_NOTEBOOK, messageOf, RemoteRun } from './model';
 import { RemoteButton } from './RemoteButton';
 import { createResultView } from './ResultView';
@@ -67,7 +67,7 @@ class RemoteRuns {
       return undefined;
     }
     const context = panel.context;
-    let queues, workers: IWorker[], tracked: ITask | null;
+    let queues: IQueue[], workers: IWorker[], tracked: ITask | null;
     try {
       // What runs remotely is the saved file: save what is on screen first, as Track does.
       await context.save();
@@ -153,7 +153,9 @@ class RemoteRuns {
 }
 
 /** Adds the Run remotely item to every notebook's toolbar. */
-class RemoteRunExtension implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel> {
+class RemoteRunExtension
+  implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel>
+{
   constructor(private readonly runs: RemoteRuns) {}
 
   createNew(panel: NotebookPanel): IDisposable {
@@ -180,7 +182,8 @@ class RemoteRunExtension implements DocumentRegistry.IWidgetExtension<NotebookPa
 
 export const remotePlugin: JupyterFrontEndPlugin<void> = {
   id: 'labtrack:remote',
-  description: 'Run remotely: send the notebook to an agent queue, follow it, open the executed notebook.',
+  description:
+    'Run remotely: send the notebook to an agent queue, follow it, open the executed notebook.',
   autoStart: true,
   requires: [IRenderMimeRegistry],
   optional: [ICommandPalette, INotebookTracker, IEditorLanguageRegistry],
