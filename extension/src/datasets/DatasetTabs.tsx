@@ -6,7 +6,8 @@ import * as React from 'react';
 
 import { allDatasetFiles, getDataset, getDatasetUsers, listDatasetFiles } from '../api';
 import { bytes, dateTime } from '../format';
-import { IDataset, IDatasetFile, IDatasetUser } from '../tokens';
+import { IDataset, IDatasetFile } from '../tokens';
+import { Pending, useFetched } from '../components/Fetched';
 import { errorText, ErrorBox } from '../components/panel';
 import { VirtualList } from '../components/VirtualList';
 import { ChangeKind, diffManifests, IDiffSummary } from './diff';
@@ -197,22 +198,13 @@ export function UsersTab(props: {
   openTask: (id: string) => void;
 }): JSX.Element {
   const { dataset, openTask } = props;
-  const [users, setUsers] = React.useState<IDatasetUser[] | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-  const load = React.useCallback(() => {
-    getDatasetUsers(dataset.id)
-      .then(items => {
-        setUsers(items);
-        setError(null);
-      })
-      .catch(reason => setError(errorText(reason)));
-  }, [dataset.id]);
-  React.useEffect(load, [load]);
-  if (error) {
-    return <ErrorBox title="Cannot list the tasks" message={error} onRetry={load} />;
-  }
-  if (!users) {
-    return <div className="lt-empty">Loading…</div>;
+  const {
+    value: users,
+    error,
+    reload
+  } = useFetched(dataset.id, () => getDatasetUsers(dataset.id));
+  if (error || !users) {
+    return <Pending error={error} errorTitle="Cannot list the tasks" onRetry={reload} />;
   }
   if (!users.length) {
     return (

@@ -3,13 +3,13 @@
  * and tabs for its files, lineage, diff against its parent and the tasks that used it.
  */
 import * as React from 'react';
-import { MainAreaWidget } from '@jupyterlab/apputils';
-import { ReactWidget } from '@jupyterlab/ui-components';
 
 import { getDataset, getDatasetLineage } from '../api';
 import { dateTime, shortId } from '../format';
 import { IDataset } from '../tokens';
-import { errorText, ErrorBox, Tabs } from '../components/panel';
+import { Pending, useFetched } from '../components/Fetched';
+import { Tabs } from '../components/panel';
+import { PageHeader, RecordPage } from '../components/RecordPage';
 import { pyString, Snippet } from '../components/Snippet';
 import { DiffTab, FilesTab, UsersTab } from './DatasetTabs';
 import { LineageGraph } from './LineageGraph';
@@ -42,22 +42,13 @@ export function datasetSnippet(d: IDataset): string {
 
 function Lineage(props: { dataset: IDataset; hooks: IDatasetViewHooks }): JSX.Element {
   const { dataset, hooks } = props;
-  const [items, setItems] = React.useState<IDataset[] | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-  const load = React.useCallback(() => {
-    getDatasetLineage(dataset.id)
-      .then(found => {
-        setItems(found);
-        setError(null);
-      })
-      .catch(reason => setError(errorText(reason)));
-  }, [dataset.id]);
-  React.useEffect(load, [load]);
-  if (error) {
-    return <ErrorBox title="Cannot read the lineage" message={error} onRetry={load} />;
-  }
-  if (!items) {
-    return <div className="lt-empty">Loading…</div>;
+  const {
+    value: items,
+    error,
+    reload
+  } = useFetched(dataset.id, () => getDatasetLineage(dataset.id));
+  if (error || !items) {
+    return <Pending error={error} errorTitle="Cannot read the lineage" onRetry={reload} />;
   }
   return (
     <div className="lt-ds-lineage-tab">
@@ -79,45 +70,30 @@ export function DatasetViewBody(props: {
   onTitle: (d: IDataset) => void;
 }): JSX.Element {
   const { datasetId, hooks, onTitle } = props;
-  const [dataset, setDataset] = React.useState<IDataset | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
   const [tab, setTab] = React.useState<Tab>('Files');
-  const load = React.useCallback(() => {
-    getDataset(datasetId)
-      .then(d => {
-        setDataset(d);
-        setError(null);
-        onTitle(d);
-      })
-      .catch(reason => setError(errorText(reason)));
-  }, [datasetId]);
-  React.useEffect(load, [load]);
-
-  if (!dataset) {
-    return error ? (
-      <ErrorBox title="Cannot open this dataset version" message={error} onRetry={load} />
-    ) : (
-      <div className="lt-empty">Loading dataset {shortId(datasetId)}…</div>
+  const {
+    value: d,
+    error,
+    reload: load
+  } = useFetched(datasetId, () => getDataset(datasetId), onTitle);
+  if (!d) {
+    return (
+      <Pending
+        error={error}
+        errorTitle="Cannot open this dataset version"
+        onRetry={load}
+        loading={`Loading dataset ${shortId(datasetId)}…`}
+      />
     );
   }
-  const d = dataset;
   return (
     <div className="lt-page lt-dataset-view" data-dataset-id={d.id}>
-      <div className="lt-page-header">
+      <PageHeader id={d.id} project={d.project} error={error} onRefresh={load}>
         <span className="lt-page-title">
           {d.name} <span className="lt-ds-version-label">v{d.version}</span>
         </span>
         <StateBadge dataset={d} />
-        <code className="lt-short-id" title={d.id}>
-          {shortId(d.id)}
-        </code>
-        <span className="lt-dim">{d.project}</span>
-        <span className="lt-spacer" />
-        <button className="lt-button" onClick={load}>
-          Refresh
-        </button>
-      </div>
-      {error && <div className="lt-error-message">{error}</div>}
+      </PageHeader>
       <div className="lt-ds-summary">
         <span className="lt-ds-files">{filesAndSize(d)}</span>
         <span>by {d.user || '—'}</span>
@@ -137,31 +113,17 @@ export function DatasetViewBody(props: {
   );
 }
 
-/** The main-area widget of one version (the layout restorer reopens it by `datasetId`). */
-export class DatasetViewWidget extends MainAreaWidget {
-  constructor(
-    readonly itemId: string,
-    hooks: IDatasetViewHooks
-  ) {
-    let widget: DatasetViewWidget | null = null;
-    const content = ReactWidget.create(
-      <DatasetViewBody
-        datasetId={itemId}
-        hooks={hooks}
-        onTitle={d => {
-          if (widget) {
-            widget.title.label = `${d.name} v${d.version}`;
-            widget.title.caption = `${d.project} / ${d.name} version ${d.version} (${d.state})\n${d.id}`;
-          }
-        }}
-      />
-    );
-    content.addClass('lt-page-content');
-    super({ content });
-    widget = this;
-    this.id = `labtrack-dataset-${itemId}`;
-    this.title.label = `Dataset ${shortId(itemId)}`;
-    this.title.closable = true;
-    this.addClass('lt-main');
+/** The main-area page of one version (the layout restorer reopens it by `datasetId`). */
+export class DatasetViewWidget extends RecordPage<IDataset> {
+  constructor(itemId: string, hooks: IDatasetViewHooks) {
+    super(itemId, {
+      idPrefix: 'labtrack-dataset',
+      kind: 'Dataset',
+      render: onRecord => <DatasetViewBody datasetId={itemId} hooks={hooks} onTitle={onRecord} />,
+      title: d => ({
+        label: `${d.name} v${d.version}`,
+        caption: `${d.project} / ${d.name} version ${d.version} (${d.state})\n${d.id}`
+      })
+    });
   }
 }

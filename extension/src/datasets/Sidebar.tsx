@@ -6,7 +6,8 @@ import * as React from 'react';
 
 import { bytes, relativeTime } from '../format';
 import { IDataset } from '../tokens';
-import { ErrorBox, SidePanel, StaleBadge, useSignal } from '../components/panel';
+import { CountBar, PanelHeader, ProjectFilter } from '../components/PanelHeader';
+import { ErrorBox, SidePanel, useSignal } from '../components/panel';
 import { VirtualList } from '../components/VirtualList';
 import { DatasetRow, DatasetsModel } from './model';
 
@@ -121,35 +122,20 @@ export function DatasetsSidebarView(props: {
   }
   return (
     <div className="lt-panel lt-datasets">
-      <div className="lt-header">
-        <span className="lt-title">Datasets</span>
-        <StaleBadge reason={model.stale} onRetry={() => void model.load()} />
-        <span className="lt-spacer" />
-        <button
-          className="lt-button lt-panel-refresh"
-          title="Reload the dataset versions"
-          onClick={() => void model.load()}
-        >
-          ⟳ Refresh
-        </button>
-      </div>
+      <PanelHeader
+        title="Datasets"
+        stale={model.stale}
+        refreshTitle="Reload the dataset versions"
+        onRefresh={() => void model.load()}
+      />
       <div className="lt-filters">
-        <div className="lt-row">
-          <label className="lt-label">Project</label>
-          <select
-            className="lt-select lt-ds-project-filter"
-            aria-label="Dataset project"
-            value={model.project}
-            onChange={event => model.setFilter({ project: event.target.value })}
-          >
-            <option value="">all projects</option>
-            {model.projects().map(p => (
-              <option key={p} value={p}>
-                {p}
-              </option>
-            ))}
-          </select>
-        </div>
+        <ProjectFilter
+          className="lt-ds-project-filter"
+          label="Dataset project"
+          value={model.project}
+          projects={model.projects()}
+          onChange={project => model.setFilter({ project })}
+        />
         <input
           className="lt-input lt-ds-search"
           type="search"
@@ -158,13 +144,12 @@ export function DatasetsSidebarView(props: {
           onChange={event => model.setFilter({ search: event.target.value })}
         />
       </div>
-      <div className="lt-selection-bar">
-        <span className="lt-count">
-          {model.versions.length.toLocaleString()}
-          {model.complete ? '' : '+'} version{model.versions.length === 1 ? '' : 's'}
-          {model.loading ? ' · loading…' : ''}
-        </span>
-      </div>
+      <CountBar
+        count={model.versions.length}
+        more={!model.complete}
+        noun="version"
+        loading={model.loading}
+      />
       {body}
     </div>
   );

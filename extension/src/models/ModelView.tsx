@@ -3,13 +3,12 @@
  * weights, labels, metadata and published state, and a ready-to-paste `InputModel(...)`.
  */
 import * as React from 'react';
-import { MainAreaWidget } from '@jupyterlab/apputils';
-import { ReactWidget } from '@jupyterlab/ui-components';
 
 import { getModel } from '../api';
 import { bytes, dateTime, shortId, statusLabel } from '../format';
 import { IModelDetail } from '../tokens';
-import { errorText, ErrorBox } from '../components/panel';
+import { Pending, useFetched } from '../components/Fetched';
+import { PageHeader, RecordPage } from '../components/RecordPage';
 import { pyString, Snippet } from '../components/Snippet';
 import { StatusIcon } from '../components/StatusIcon';
 import { PublishedBadge } from './Sidebar';
@@ -224,41 +223,28 @@ export function ModelViewBody(props: {
   onTitle: (m: IModelDetail) => void;
 }): JSX.Element {
   const { modelId, openTask, onTitle } = props;
-  const [model, setModel] = React.useState<IModelDetail | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-  const load = React.useCallback(() => {
-    getModel(modelId)
-      .then(m => {
-        setModel(m);
-        setError(null);
-        onTitle(m);
-      })
-      .catch(reason => setError(errorText(reason)));
-  }, [modelId]);
-  React.useEffect(load, [load]);
+  const {
+    value: model,
+    error,
+    reload: load
+  } = useFetched(modelId, () => getModel(modelId), onTitle);
   if (!model) {
-    return error ? (
-      <ErrorBox title="Cannot open this model" message={error} onRetry={load} />
-    ) : (
-      <div className="lt-empty">Loading model {shortId(modelId)}…</div>
+    return (
+      <Pending
+        error={error}
+        errorTitle="Cannot open this model"
+        onRetry={load}
+        loading={`Loading model ${shortId(modelId)}…`}
+      />
     );
   }
   return (
     <div className="lt-page lt-model-view" data-model-id={model.id}>
-      <div className="lt-page-header">
+      <PageHeader id={model.id} project={model.project} error={error} onRefresh={load}>
         <span className="lt-page-title">{model.name}</span>
         <PublishedBadge model={model} />
         {model.framework && <span className="lt-model-framework">{model.framework}</span>}
-        <code className="lt-short-id" title={model.id}>
-          {shortId(model.id)}
-        </code>
-        <span className="lt-dim">{model.project}</span>
-        <span className="lt-spacer" />
-        <button className="lt-button" onClick={load}>
-          Refresh
-        </button>
-      </div>
-      {error && <div className="lt-error-message">{error}</div>}
+      </PageHeader>
       <Snippet code={modelSnippet(model)} label="the InputModel call" />
       <div className="lt-tab-body">
         <Overview model={model} openTask={openTask} />
@@ -267,31 +253,17 @@ export function ModelViewBody(props: {
   );
 }
 
-/** The main-area widget of one model (the layout restorer reopens it by `modelId`). */
-export class ModelViewWidget extends MainAreaWidget {
-  constructor(
-    readonly itemId: string,
-    openTask: (id: string) => void
-  ) {
-    let widget: ModelViewWidget | null = null;
-    const content = ReactWidget.create(
-      <ModelViewBody
-        modelId={itemId}
-        openTask={openTask}
-        onTitle={m => {
-          if (widget) {
-            widget.title.label = `Model ${m.name}`;
-            widget.title.caption = `${m.project} / ${m.name}${m.published ? ' (published)' : ''}\n${m.id}`;
-          }
-        }}
-      />
-    );
-    content.addClass('lt-page-content');
-    super({ content });
-    widget = this;
-    this.id = `labtrack-model-${itemId}`;
-    this.title.label = `Model ${shortId(itemId)}`;
-    this.title.closable = true;
-    this.addClass('lt-main');
+/** The main-area page of one model (the layout restorer reopens it by `modelId`). */
+export class ModelViewWidget extends RecordPage<IModelDetail> {
+  constructor(itemId: string, openTask: (id: string) => void) {
+    super(itemId, {
+      idPrefix: 'labtrack-model',
+      kind: 'Model',
+      render: onRecord => <ModelViewBody modelId={itemId} openTask={openTask} onTitle={onRecord} />,
+      title: m => ({
+        label: `Model ${m.name}`,
+        caption: `${m.project} / ${m.name}${m.published ? ' (published)' : ''}\n${m.id}`
+      })
+    });
   }
 }

@@ -6,7 +6,8 @@ import * as React from 'react';
 
 import { relativeTime } from '../format';
 import { IModel } from '../tokens';
-import { ErrorBox, SidePanel, StaleBadge, useSignal } from '../components/panel';
+import { CountBar, PanelHeader, ProjectFilter } from '../components/PanelHeader';
+import { ErrorBox, SidePanel, useSignal } from '../components/panel';
 import { VirtualList } from '../components/VirtualList';
 import { ModelsModel } from './model';
 
@@ -157,35 +158,21 @@ export function ModelsSidebarView(props: {
   }
   return (
     <div className="lt-panel lt-models">
-      <div className="lt-header">
-        <span className="lt-title">Models</span>
-        <StaleBadge reason={model.stale} onRetry={() => void model.reload()} />
-        <span className="lt-spacer" />
-        <button
-          className="lt-button lt-panel-refresh"
-          title="Reload the model registry"
-          onClick={() => void model.load()}
-        >
-          ⟳ Refresh
-        </button>
-      </div>
+      <PanelHeader
+        title="Models"
+        stale={model.stale}
+        refreshTitle="Reload the model registry"
+        onRefresh={() => void model.load()}
+        onRetry={() => void model.reload()}
+      />
       <div className="lt-filters">
-        <div className="lt-row">
-          <label className="lt-label">Project</label>
-          <select
-            className="lt-select lt-model-project"
-            aria-label="Model project"
-            value={q.project}
-            onChange={event => void model.setQuery({ project: event.target.value })}
-          >
-            <option value="">all projects</option>
-            {model.projects.map(p => (
-              <option key={p} value={p}>
-                {p}
-              </option>
-            ))}
-          </select>
-        </div>
+        <ProjectFilter
+          className="lt-model-project"
+          label="Model project"
+          value={q.project}
+          projects={model.projects}
+          onChange={project => void model.setQuery({ project })}
+        />
         <input
           className="lt-input lt-model-search"
           type="search"
@@ -211,13 +198,12 @@ export function ModelsSidebarView(props: {
           />
         </div>
       </div>
-      <div className="lt-selection-bar">
-        <span className="lt-count">
-          {model.models.length}
-          {model.nextCursor ? '+' : ''} model{model.models.length === 1 ? '' : 's'}
-          {model.loading ? ' · loading…' : ''}
-        </span>
-      </div>
+      <CountBar
+        count={model.models.length}
+        more={!!model.nextCursor}
+        noun="model"
+        loading={model.loading}
+      />
       {body}
     </div>
   );

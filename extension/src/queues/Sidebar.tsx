@@ -7,7 +7,8 @@ import * as React from 'react';
 
 import { bytes, relativeTime } from '../format';
 import { IQueue, IQueueEntry, IWorker } from '../tokens';
-import { ErrorBox, SidePanel, StaleBadge, useSignal } from '../components/panel';
+import { PanelHeader } from '../components/PanelHeader';
+import { ErrorBox, SidePanel, useSignal } from '../components/panel';
 import { StatusIcon } from '../components/StatusIcon';
 import { QueuesModel } from './model';
 
@@ -252,18 +253,12 @@ export function QueuesView(props: { model: QueuesModel; actions: IQueuesActions 
   }
   return (
     <div className="lt-panel lt-queues">
-      <div className="lt-header">
-        <span className="lt-title">Queues</span>
-        <StaleBadge reason={model.stale} onRetry={() => void model.load()} />
-        <span className="lt-spacer" />
-        <button
-          className="lt-button lt-panel-refresh"
-          title="Reload the queues and workers"
-          onClick={() => void model.load()}
-        >
-          ⟳ Refresh
-        </button>
-      </div>
+      <PanelHeader
+        title="Queues"
+        stale={model.stale}
+        refreshTitle="Reload the queues and workers"
+        onRefresh={() => void model.load()}
+      />
       {body}
     </div>
   );
