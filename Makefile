@@ -40,9 +40,10 @@ postgres:
 	scripts/postgres.sh start
 
 # with-postgres.sh starts this checkout's PostgreSQL (own folder, free port) unless it runs
-# already, and stops what it started when the suite ends, pass or fail.
+# already, and stops what it started when the suite ends, pass or fail. test-suite.sh runs the
+# tests on two workers, then the `serial` ones alone (LABTRACK_TEST_WORKERS sets the count).
 test: install-dev system-deps
-	scripts/with-postgres.sh $(PY) -m pytest tests
+	scripts/with-postgres.sh scripts/test-suite.sh $(PY)
 
 # The per-user workspace (LABTRACK_HOME/data/workspace or the platform's data folder), so the
 # checkout's own examples/ is never edited by a run.

@@ -51,6 +51,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    """The server could not bind its port: another process took it first."""
+
+
 @dataclass
 class TrackingServer:
     """A `labtrack server` child process bound to 127.0.0.1, restartable on the same data."""
@@ -62,6 +66,7 @@ class TrackingServer:
     api_key: str = field(default_factory=lambda: "lt_test_" + secrets.token_hex(16))
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
+    started_before: bool = False  # a restart keeps its port: clients already hold the URL
 
     @property
     def url(self) -> str:
@@ -87,6 +92,18 @@ class TrackingServer:
         return env
 
     def start(self, timeout: float = 30.0) -> None:
+        try:
+            self._start(timeout)
+        except PortTaken:
+            if self.proc is None or self.started_before:
+                raise
+            # free_port() closes its socket before the server binds it, so another process (a
+            # second pytest-xdist worker) can take the port in between: a first start picks a new one.
+            self.port = free_port()
+            self._start(timeout)
+        self.started_before = True
+
+    def _start(self, timeout: float) -> None:
         env = dict(os.environ, LABTRACK_HOME=str(self.home), LABTRACK_SERVER_BOOTSTRAP_KEY=self.api_key)
         cmd = [
             sys.executable, "-m", "labtrack", "server",
@@ -98,7 +115,10 @@ class TrackingServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_tail()}")
+                tail = self.log_tail()
+                if "address already in use" in tail.lower():
+                    raise PortTaken(f"port {self.port} is taken: {tail[-500:]}")
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {tail}")
             try:
                 if requests.get(f"{self.api}/health", timeout=1).status_code == 200:
                     return

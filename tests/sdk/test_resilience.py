@@ -10,8 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from polling import read_line
 from tests.sdk.conftest import task_id_from, wait_for
+
+# Recovery times and memory are measured: `make test` runs this module alone, after the parallel pass.
+pytestmark = pytest.mark.serial
 
 LOOP = """
 import time, labtrack

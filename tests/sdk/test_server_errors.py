@@ -12,6 +12,9 @@ from polling import read_line
 from tests.sdk.conftest import task_id_from, wait_for
 from tests.sdk.flaky_proxy import FlakyProxy
 
+# Recovery times and memory are measured: `make test` runs this module alone, after the parallel pass.
+pytestmark = pytest.mark.serial
+
 LOOP = """
 import time, labtrack
 task = labtrack.Task.init("sdk/server-errors", "{name}", capture_code=False, capture_packages=False)

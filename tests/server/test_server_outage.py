@@ -23,6 +23,9 @@ from server_helpers import Api, error
 
 from labtrack.server.settings import SETTINGS_ENV
 
+# Recovery times and memory are measured: `make test` runs this module alone, after the parallel pass.
+pytestmark = pytest.mark.serial
+
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PgCluster]:

@@ -18,6 +18,9 @@ from server_helpers import Api, error
 
 from tests.conftest import TrackingServer
 
+# Recovery times and memory are measured: `make test` runs this module alone, after the parallel pass.
+pytestmark = pytest.mark.serial
+
 MIB = 1024 * 1024
 BUCKET = "labtrack-artifacts"
 

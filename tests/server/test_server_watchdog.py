@@ -5,11 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from polling import wait_for
 from server_helpers import Api
 
 from labtrack.server.settings import LOST_CONTACT_ENV
 from labtrack.server.util import describe_seconds
+
+# Recovery times and memory are measured: `make test` runs this module alone, after the parallel pass.
+pytestmark = pytest.mark.serial
 
 
 def _started(api: Api, name: str) -> str:
