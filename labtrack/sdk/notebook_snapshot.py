@@ -14,11 +14,11 @@ import json
 import os
 from typing import Any
 
-import nbformat
-
 
 def snapshot_notebook(notebook: Any) -> dict[str, Any]:
     """The snapshot of a notebook (an nbformat node or its dict); the caller's notebook is untouched."""
+    import nbformat  # here, not at the top: it pulls jsonschema in, ~1.7 s that `import labtrack` must not pay
+
     node = nbformat.from_dict(copy.deepcopy(dict(notebook)))
     for cell in node.get("cells", []):
         if cell.get("cell_type") == "code":
@@ -34,4 +34,6 @@ def read_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises:
         nbformat's and json's errors (ValueError, ValidationError) for a file that is no notebook.
     """
+    import nbformat  # see snapshot_notebook
+
     return snapshot_notebook(nbformat.read(os.fspath(path), as_version=4))

@@ -85,3 +85,16 @@ def test_sdk_modules_import_no_circle() -> None:
     assert f"{PACKAGE}.task" in graph and f"{PACKAGE}.transport" in graph[f"{PACKAGE}.task"]
     cycle = find_cycle(graph)
     assert cycle is None, "import circle in labtrack/sdk: " + " -> ".join(m.rpartition(".")[2] for m in cycle or [])
+
+
+def test_importing_labtrack_loads_no_heavy_package() -> None:
+    """`import labtrack` runs in every tracked script and kernel, and its cost is paid each time.
+    nbformat pulls jsonschema in (about 1.7 s here); numpy, pandas and the server stack aren't
+    needed for logging either. They load when a feature needs them."""
+    import subprocess
+    import sys
+
+    heavy = ["nbformat", "jsonschema", "numpy", "pandas", "fastapi", "sqlalchemy", "labtrack.server"]
+    code = "import sys, labtrack; from labtrack import Task, Logger; print(' '.join(m for m in %r if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code % heavy], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == [], f"`import labtrack` loads {loaded}: import them where they are used"
