@@ -18,6 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # seed.py, for the tests and bench/ui_bench.py
 
 from jupyter_fixtures import JupyterServer, start_jupyter  # noqa: E402
+from screenshots import SHOT_DIR  # noqa: E402
 from seed import Seeder  # noqa: E402
 
 CHROMIUM = os.environ.get("LABTRACK_CHROMIUM", "/usr/bin/chromium")
@@ -31,7 +32,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-SHOT_DIR = Path(os.environ.get("LABTRACK_SCREENSHOT_DIR", Path(__file__).parents[2] / "test-artifacts" / "browser"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,10 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from screenshots import docs_img
 from polling import wait_for as wait_until
 from seed import Seeder, loss_curve
 
-DOCS_IMG = Path(__file__).parents[2] / "docs" / "img"
 MONITOR_EVERY = 30  # seconds between the monitor's samples, as the SDK's default
 
 
@@ -114,7 +114,7 @@ def test_system_section_smoothing_log_scale_and_time_axes(lab_page, seeder, lab)
     p.set_viewport_size({"width": 1440, "height": 1600})  # whole sections in the screenshots
     p.locator(f"{view} .lt-system").scroll_into_view_if_needed()
     page.shot("01-system")
-    p.locator(f"{view} .lt-system").screenshot(path=str(DOCS_IMG / "charts-system.png"))
+    p.locator(f"{view} .lt-system").screenshot(path=str(docs_img("charts-system.png")))
 
     # Smoothing: a debiased EMA drawn over the faint raw curve; the hover gives both.
     loss = f"{view} .lt-chart[data-metric=loss] .js-plotly-plot"
@@ -143,7 +143,7 @@ def test_system_section_smoothing_log_scale_and_time_axes(lab_page, seeder, lab)
     logged = p.eval_on_selector(loss, "el => el._fullLayout.yaxis.range")
     assert linear[1] > 2 and logged[1] < 0.5, (linear, logged)  # log10 of ~2.1
     page.shot("02-smoothed-log")
-    p.locator(f"{view} .lt-scalars").screenshot(path=str(DOCS_IMG / "charts-smoothing.png"))
+    p.locator(f"{view} .lt-scalars").screenshot(path=str(docs_img("charts-smoothing.png")))
 
     # x axis: time since start (from each point's time), then wall time.
     p.select_option(f"{view} .lt-x-axis", "relative")
@@ -187,7 +187,7 @@ def test_system_section_smoothing_log_scale_and_time_axes(lab_page, seeder, lab)
     assert "lr 0.1" in hover and "lr 0.03" in hover, hover
     assert "(raw)" not in hover and "raw " in hover  # the smoothed value, with the raw one beside it
     page.shot("03-compare-hover")
-    p.locator(".lt-compare-chart[data-metric=loss]").screenshot(path=str(DOCS_IMG / "charts-compare-hover.png"))
+    p.locator(".lt-compare-chart[data-metric=loss]").screenshot(path=str(docs_img("charts-compare-hover.png")))
 
 
 def _strip_comments(text: str) -> str:
@@ -217,4 +217,4 @@ def test_metric_column_shows_a_readable_value(lab_page, seeder):
     p.select_option(".lt-column-pick", "loss/train")
     p.wait_for_selector(f"{cell}[data-metric='loss/train']")
     assert not [o for o in p.eval_on_selector_all(".lt-column-pick option", "os => os.map(o => o.value)") if "monitor" in o]
-    p.locator(".lt-sidebar").screenshot(path=str(DOCS_IMG / "charts-metric-column.png"))
+    p.locator(".lt-sidebar").screenshot(path=str(docs_img("charts-metric-column.png")))

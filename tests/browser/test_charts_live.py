@@ -10,9 +10,9 @@ from pathlib import Path
 
 import nbformat
 import requests
+from screenshots import docs_img
 from polling import wait_for as wait_until
 
-DOCS_IMG = Path(__file__).parents[2] / "docs" / "img"
 LIVE_MIME = "application/vnd.labtrack.live-chart+json"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 STEPS = 60
@@ -116,5 +116,5 @@ def test_live_chart_runs_clean_and_a_saved_one_survives_reloads(lab_page, lab):
     assert "Error displaying widget" not in p.inner_text(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
     assert "not running" in p.inner_text(".lt-saved-chart-note")
     page.shot("01-static-after-reload")
-    p.locator(".lt-live-chart-output").screenshot(path=str(DOCS_IMG / "live-chart-saved.png"))
+    p.locator(".lt-live-chart-output").screenshot(path=str(docs_img("live-chart-saved.png")))
     assert not page.errors.seen, page.errors.seen  # no "model not found", no anywidget error

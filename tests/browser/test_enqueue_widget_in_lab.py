@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from screenshots import docs_img
 from agent_lab import Lab
 
-DOCS_IMG = Path(__file__).parents[2] / "docs" / "img"
 STEPS = 60
 
 # The script the agent runs: its first loss point is the learning rate it was given.
@@ -99,7 +99,7 @@ def test_enqueue_widget_runs_the_task_on_an_agent_and_follows_it(lab_page, lab, 
             status = seen[-1]["status"] or ""
             if status.startswith("running on gpu-box") and not running_shot and any(t[1] >= 20 for t in seen[-1]["traces"]):
                 page.locator(f"{OUTPUT}:has(.widget-dropdown)").screenshot(
-                    path=str(DOCS_IMG / "enqueue-widget-running.png"))
+                    path=str(docs_img("enqueue-widget-running.png")))
                 running_shot = True
             if status.startswith("completed") and [t[:2] for t in seen[-1]["traces"]] == [["loss/train", STEPS]]:
                 break
@@ -119,6 +119,6 @@ def test_enqueue_widget_runs_the_task_on_an_agent_and_follows_it(lab_page, lab, 
         assert task["status"] == "completed", task
         assert task["hyperparams"]["General"]["lr"]["value"] == "0.5", task["hyperparams"]
         assert "LR 0.5" in agents.console(task_id)
-        page.locator(f"{OUTPUT}:has(.widget-dropdown)").screenshot(path=str(DOCS_IMG / "enqueue-widget.png"))
+        page.locator(f"{OUTPUT}:has(.widget-dropdown)").screenshot(path=str(docs_img("enqueue-widget.png")))
     finally:
         agents.stop_agents()

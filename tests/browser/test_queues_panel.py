@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import requests
+from screenshots import docs_img
 from agent_lab import Lab
 
 GB = 1024**3
-DOCS_IMG = Path(__file__).parents[2] / "docs" / "img"
 
 # A run of about a minute that reports a scalar every step (so it is busy when it is aborted).
 LONG_RUN = """
@@ -254,14 +254,14 @@ def test_abort_in_the_queues_panel_stops_a_real_agents_run_and_it_takes_the_next
         gauges = page.eval_on_selector_all(f"{card} .lt-q-gauge", "els => els.map(e => e.textContent)")
         assert re.fullmatch(r"RAM \d+\.\d (MB|GB) of \d+\.\d GB", gauges[1]), gauges
         lab_page.shot("01-running", ".lt-queues")
-        _shot_panel(page, DOCS_IMG / "queues-abort-running.png")
+        _shot_panel(page, docs_img("queues-abort-running.png"))
 
         page.click(f"{card} .lt-q-abort")
         dialog = page.locator(".jp-Dialog")
         dialog.wait_for()
         # The run as it is now, though the experiments list read it while it was still queued.
         assert dialog.locator(".lt-dialog-runs li .lt-dim").text_content() == "agent-tests · in progress"
-        page.screenshot(path=str(DOCS_IMG / "queues-abort-confirm.png"))
+        page.screenshot(path=str(docs_img("queues-abort-confirm.png")))
         dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
         page.wait_for_selector(".jp-Dialog", state="detached")
         ended = agents.wait_status(long_id, timeout=60)
@@ -273,6 +273,6 @@ def test_abort_in_the_queues_panel_stops_a_real_agents_run_and_it_takes_the_next
         assert agents.get(next_id)["status"] == "in_progress"
         assert page.locator(f"{card} .lt-q-task:text-is('long-run')").count() == 0
         lab_page.shot("02-next-picked-up", ".lt-queues")
-        _shot_panel(page, DOCS_IMG / "queues-abort-next.png")
+        _shot_panel(page, docs_img("queues-abort-next.png"))
     finally:
         agents.stop_agents()

@@ -12,8 +12,8 @@ import nbformat
 import pytest
 import requests
 from agent_lab import Lab
+from screenshots import docs_img
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 CELLS = [
     ("markdown", "# Training\nA small notebook sent to the GPU box."),
     ("code", "epochs = 2\nlr = 0.1"),  # tagged `parameters`
@@ -49,8 +49,7 @@ def tracked_notebook(lab: Any, tracking_server: Any) -> str:
 
 
 def publish(shot: Path, name: str) -> None:
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, DOCS_IMG / name)
+    shutil.copy(shot, docs_img(name))
 
 
 def test_run_remotely_follows_the_agent_and_opens_the_executed_notebook(lab_page, lab, tracking_server, agents):
