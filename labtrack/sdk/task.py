@@ -67,6 +67,7 @@ class Task:
         self._remote = False  # attached via LABTRACK_TASK_ID: server hyperparameters win in connect()
         self._exc_info: tuple[type[BaseException], BaseException, Any] | None = None
         self._terminated = False
+        self._closing = False  # close() has begun: an abort notice must not interrupt it
         self._abort_requested = False
         self._hyperparams: dict[str, dict[str, Any]] = dict(record.get("hyperparams") or {})
         self._server_hyperparams: dict[str, dict[str, Any]] = dict(record.get("hyperparams") or {})
@@ -728,8 +729,12 @@ class Task:
         """
         if self._closed:
             return
+        self._closing = True
         self._quiesce()
         if self._owned:
+            if self._terminated and not self._abort_requested and self._sender is not None:
+                # SIGTERM because of an abort our heartbeat had not seen yet (an agent stopping us)?
+                self._abort_requested = self._sender.stop_requested_now()
             action, reason, message = self._final_status()
             self._set_status(action, reason, message, force=action == "stop")
             self._owned = False
@@ -807,6 +812,10 @@ class Task:
         if self._closed or not self._owned:
             return  # its status is decided already (closing, or a task this process does not run)
         self._abort_requested = True
+        if self._terminated or self._closing:
+            # Already ending (SIGTERM, exit): an interrupt now would land in the exit handler and
+            # break the close that records the status. The flag alone makes it end `aborted`.
+            return
         warn(f"labtrack: task {self.id} was aborted from outside; interrupting the main thread")
         if capture.in_notebook_kernel():
             lifecycle.interrupt_main()

@@ -576,6 +576,21 @@ class Sender:
         if resp.get("stop_requested") or (status == "stopped" and self._seen_running):
             self._notify_stop()
 
+    def stop_requested_now(self) -> bool:
+        """Ask the server once, at once (a few seconds at most), whether someone asked this task to stop.
+
+        For a process ending on SIGTERM: an agent sends it on an abort that its own heartbeat saw
+        before ours did, and the task should then say `aborted`, not `SIGTERM`. False when unknown.
+        """
+        if self.client is None:
+            return False
+        try:
+            resp = self.client.request("POST", f"/tasks/{self.task_id}/heartbeat", json={}, timeout=(1.0, 2.0))
+            answer = resp.json() if resp.content else {}
+        except (ServerUnreachable, ApiError, ValueError):
+            return False
+        return isinstance(answer, dict) and bool(answer.get("stop_requested"))
+
     def heartbeat_now(self) -> None:
         """Force a heartbeat on the next cycle (used right after start)."""
         self._last_heartbeat = 0.0

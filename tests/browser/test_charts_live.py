@@ -50,7 +50,8 @@ def _wait_lengths(page, selector: str, expected: dict, what: str) -> None:
         return seen[-1] == expected
 
     try:
-        wait_until(drawn, timeout=30, what=what)
+        # Generous: with two test workers a reloaded page restores its widgets slowly; drawn ends it.
+        wait_until(drawn, timeout=90, what=what)
     except AssertionError as exc:
         plots = page.evaluate("""() => [...document.querySelectorAll('.lt-live-chart-output .js-plotly-plot')].map(
             g => [g.className, g.closest('.lt-live-chart-output').dataset.ltChart, (g.data || []).map(t => [t.meta, (t.x || []).length])])""")

@@ -52,6 +52,24 @@ def test_sigterm_stops(scripts) -> None:
     assert scripts.get(f"/tasks/{task_id}")["status"] == "stopped"
 
 
+def test_sigterm_right_after_an_abort_says_aborted(scripts) -> None:
+    """An agent stops its child with SIGTERM as soon as its own heartbeat sees an abort, often before
+    the child's heartbeat does: the task must still say `aborted` (a plain SIGTERM says `SIGTERM`)."""
+    messages = {}
+    for aborted in (True, False):
+        proc = scripts.start(START.format(name=f"term-{aborted}") + "print('READY', flush=True)\ntime.sleep(60)\n",
+                             LABTRACK_HEARTBEAT_INTERVAL="3600")  # the SDK's heartbeat never sees the abort
+        task_id = task_id_from(read_line(proc, what="the TASK line"))
+        assert read_line(proc, what="READY").strip() == "READY"
+        if aborted:
+            scripts.post(f"/tasks/{task_id}/stop")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGTERM
+        task = scripts.get(f"/tasks/{task_id}")
+        messages[aborted] = (task["status"], task["status_message"])
+    assert messages == {True: ("stopped", "aborted"), False: ("stopped", "SIGTERM")}
+
+
 def test_abort_from_outside_interrupts_main_thread(scripts) -> None:
     code = START.format(name="abort") + """
 log = task.get_logger()
